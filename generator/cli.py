@@ -1,0 +1,186 @@
+"""The `kastor` command line: generate, check, validate, schema.
+
+Exit codes: 0 success, 1 `check` found stale output, 2 bad input (specs, arguments, configuration).
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import ConfigError, find_project_root, load_config
+from .diagnostics import SpecError
+from .pipeline import GeneratedPackage, SpecSource, generate, load_packages
+from .spec_model import spec_json_schema
+from .writer import ForeignFilesError, compare_package, write_package
+
+EXIT_OK = 0
+EXIT_STALE = 1
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """The command line or the project configuration cannot be acted on."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    try:
+        code: int = arguments.handler(arguments)
+        return code
+    except SpecError as error:
+        for diagnostic in error.diagnostics:
+            print(diagnostic, file=sys.stderr)
+        count = len(error.diagnostics)
+        print(f"kastor: {count} problem{'s' if count != 1 else ''} found; nothing was written", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (UsageError, ConfigError, ForeignFilesError) as error:
+        print(f"kastor: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("kastor: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kastor",
+        description="Compiles YAML specs of event types, event stores and message channels into a typed "
+        "Python package. With no SPEC, the specs and output of [tool.kastor] in pyproject.toml are used.",
+    )
+    parser.add_argument("--version", action="version", version=f"kastor {__version__}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    def spec_command(name: str, help_text: str, *, output: bool) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("specs", nargs="*", metavar="SPEC", help="spec files (YAML); default: [tool.kastor] specs")
+        if output:
+            command.add_argument(
+                "-o", "--output", metavar="OUT", help="directory that receives one folder per package; "
+                "default: [tool.kastor] output"
+            )
+        return command
+
+    spec_command("generate", "Generate the packages of the specs into OUT.", output=True).set_defaults(
+        handler=_generate
+    )
+    spec_command(
+        "check", "Exit 1 with a diff when the generated packages in OUT are stale, 0 when they are fresh.", output=True
+    ).set_defaults(handler=_check)
+    spec_command("validate", "Check the specs and report every problem; writes nothing.", output=False).set_defaults(
+        handler=_validate
+    )
+    schema = commands.add_parser(
+        "schema", help="Print the JSON Schema of spec files (for editors).", description="Print the JSON Schema "
+        "of spec files, for editors such as yaml-language-server."
+    )
+    schema.set_defaults(handler=_schema)
+    return parser
+
+
+def _generate(arguments: argparse.Namespace) -> int:
+    sources, output = _resolve(arguments, needs_output=True)
+    assert output is not None
+    packages = generate(sources)
+    for package in packages:
+        _refuse_foreign(output / package.name)
+    for package in packages:
+        changed = write_package(output / package.name, package.files)
+        state = "written" if changed else "unchanged"
+        print(f"{_shown(output / package.name)}: {len(package.files)} files {state}")
+    return EXIT_OK
+
+
+def _refuse_foreign(directory: Path) -> None:
+    # Checked for every package before any is written, so that a refusal writes nothing at all.
+    compare_package(directory, {}, directory.name)
+
+
+def _check(arguments: argparse.Namespace) -> int:
+    sources, output = _resolve(arguments, needs_output=True)
+    assert output is not None
+    stale = False
+    for package in generate(sources):
+        comparison = compare_package(output / package.name, package.files, _shown(output / package.name))
+        if comparison.fresh:
+            print(f"{_shown(output / package.name)}: up to date")
+            continue
+        stale = True
+        sys.stdout.write(comparison.diff)
+        print(f"{_shown(output / package.name)}: stale, run `kastor generate`", file=sys.stderr)
+    return EXIT_STALE if stale else EXIT_OK
+
+
+def _validate(arguments: argparse.Namespace) -> int:
+    sources, _ = _resolve(arguments, needs_output=False)
+    packages = load_packages(sources)
+    names = ", ".join(model.name for model, _ in packages)
+    print(f"{len(sources)} spec file{'s' if len(sources) != 1 else ''} valid: package{'s' if len(packages) != 1 else ''} {names}")
+    return EXIT_OK
+
+
+def _schema(_: argparse.Namespace) -> int:
+    print(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def _resolve(arguments: argparse.Namespace, *, needs_output: bool) -> tuple[list[SpecSource], Path | None]:
+    cwd = Path.cwd()
+    root = find_project_root(cwd)
+    config = load_config(root) if root is not None else None
+    project_root = root or cwd
+    if arguments.specs:
+        sources = [_source(Path(given), given, project_root) for given in arguments.specs]
+    elif config is not None and config.specs:
+        sources = [
+            _source(path, os.path.relpath(path, cwd), project_root) for path in _expand(config.root, config.specs)
+        ]
+    else:
+        raise UsageError("no spec given: pass SPEC files or set specs in [tool.kastor] of pyproject.toml")
+    output: Path | None = None
+    if needs_output:
+        given_output = getattr(arguments, "output", None)
+        if given_output is not None:
+            output = Path(given_output)
+        elif config is not None and config.output is not None:
+            output = config.root / config.output
+        else:
+            raise UsageError("no output directory: pass -o OUT or set output in [tool.kastor] of pyproject.toml")
+    return sources, output
+
+
+def _expand(root: Path, patterns: tuple[str, ...]) -> list[Path]:
+    paths: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, root_dir=root, recursive=True))
+        if not matches and not glob.has_magic(pattern):
+            matches = [pattern]  # reported as "file not found" with its path
+        if not matches:
+            raise UsageError(f"[tool.kastor] specs pattern '{pattern}' matches no file")
+        paths.extend(root / match for match in matches)
+    return paths
+
+
+def _source(path: Path, display: str, project_root: Path) -> SpecSource:
+    absolute = path.resolve()
+    try:
+        header = absolute.relative_to(project_root.resolve()).as_posix()
+    except ValueError:
+        header = path.as_posix()
+    return SpecSource(path, display, header)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

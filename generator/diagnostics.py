@@ -1,0 +1,32 @@
+"""Problems found in specs, reported as values, always with the place they refer to."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class SourcePosition:
+    """A place in a spec file: the path as the user gave it, 1-based line and column."""
+
+    path: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    position: SourcePosition
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.position}: {self.message}"
+
+
+class SpecError(Exception):
+    """Raised with every problem found, once all of them are known."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(set(diagnostics))
+        super().__init__("\n".join(str(diagnostic) for diagnostic in self.diagnostics))

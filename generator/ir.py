@@ -1,0 +1,264 @@
+"""The intermediate model: every generated name, import and ordering, computed once from valid specs.
+
+Templates only lay these dataclasses out. Everything is sorted by name, so the output does not depend
+on the order of spec files or of keys within them.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from . import naming
+from .diagnostics import Diagnostic, SourcePosition
+from .schemas import NamedSchema, lift_nested_models
+from .validation import PackageSpec, SpecDocument
+
+MessageKind = Literal["notification", "state-carrying", "aggregate-exists"]
+
+
+@dataclass(frozen=True)
+class EventModel:
+    event_type: str
+    class_name: str
+    payload_class: str | None
+    hook_name: str
+    initial: bool
+    docstring: str
+
+
+@dataclass(frozen=True)
+class StoreModel:
+    store_id: str
+    aggregate_class: str
+    metadata_class: str | None
+    metadata_required: bool
+    events: tuple[EventModel, ...]
+    union_name: str
+    union_annotation: str
+    codec_name: str
+    reducer_class: str
+    docstring: str
+
+    @property
+    def initial_events(self) -> tuple[EventModel, ...]:
+        return tuple(event for event in self.events if event.initial)
+
+
+@dataclass(frozen=True)
+class ChannelModel:
+    channel_id: str
+    class_name: str
+    kind: Literal["bus", "queue"]
+    message: MessageKind
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConnectionModel:
+    store_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class ModuleExports:
+    """The public names of one generated module, re-exported by the package root."""
+
+    module: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PackageModel:
+    name: str
+    header: str
+    spec_paths: tuple[str, ...]
+    models: tuple[NamedSchema, ...]
+    aggregate_classes: tuple[str, ...]
+    stores: tuple[StoreModel, ...]
+    channels: tuple[ChannelModel, ...]
+    connections: tuple[ConnectionModel, ...]
+    exports: tuple[ModuleExports, ...]
+
+    @property
+    def event_model_imports(self) -> tuple[str, ...]:
+        """The models that event classes use: payloads and metadata."""
+        used = {event.payload_class for store in self.stores for event in store.events if event.payload_class}
+        used |= {store.metadata_class for store in self.stores if store.metadata_class}
+        return tuple(sorted(used))
+
+    @property
+    def reducer_event_imports(self) -> tuple[str, ...]:
+        names = {event.class_name for store in self.stores for event in store.events}
+        return tuple(sorted(names | {store.union_name for store in self.stores}))
+
+
+def docstring_text(text: str) -> str:
+    """Text safe inside a triple-quoted docstring: it can neither close the string nor escape from it."""
+    return text.strip().replace("\\", "\\\\").replace('"', '\\"')
+
+
+class _NameTable:
+    """Every class name the package defines, with what it was made from, so collisions are reported."""
+
+    def __init__(self) -> None:
+        self.owners: dict[str, tuple[str, SourcePosition]] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def claim(self, name: str, owner: str, position: SourcePosition) -> None:
+        if name in naming.RESERVED_CLASS_NAMES or naming.shadows_python(name):
+            self.diagnostics.append(
+                Diagnostic(position, f"{owner} would define '{name}', which shadows a name that generated code uses")
+            )
+            return
+        first = self.owners.get(name)
+        if first is not None:
+            self.diagnostics.append(
+                Diagnostic(
+                    position,
+                    f"{owner} would define '{name}', which {first[0]} (at {first[1]}) already defines: rename one",
+                )
+            )
+            return
+        self.owners[name] = (owner, position)
+
+
+def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[PackageModel | None, list[Diagnostic]]:
+    """Computes the package's names; returns the diagnostics of names that collide instead, if any."""
+    table = _NameTable()
+    models: list[NamedSchema] = []
+
+    def add_model(named: NamedSchema, document: SpecDocument, owner: str) -> None:
+        table.claim(named.name, owner, document.file.source_map.value(named.json_path))
+        models.append(named)
+
+    def add_lifted(root: NamedSchema, document: SpecDocument, owner: str) -> NamedSchema:
+        lifted = lift_nested_models(
+            root, lambda nested: add_model(nested, document, f"the nested schema of {owner}")
+        )
+        return NamedSchema(root.name, lifted, root.json_path)
+
+    documents = {store_id: doc for doc in package.documents for store_id in doc.spec.event_stores}
+    for document in package.documents:
+        for name, schema in document.spec.definitions.items():
+            root = NamedSchema(name, _schema_dict(schema), ("definitions", name))
+            add_model(add_lifted(root, document, f"definition {name}"), document, f"definition {name}")
+
+    stores: list[StoreModel] = []
+    aggregate_classes: list[str] = []
+    for store_id in sorted(documents):
+        document = documents[store_id]
+        stores.append(_build_store(store_id, document, table, add_model, add_lifted))
+        aggregate_classes.append(stores[-1].aggregate_class)
+
+    channels: list[ChannelModel] = []
+    connections: list[ConnectionModel] = []
+    for document in package.documents:
+        for channel_id, channel in document.spec.channels.items():
+            class_name = naming.pascal_from_snake(channel_id)
+            table.claim(class_name, f"channel {channel_id}", document.key("channels", channel_id))
+            channels.append(
+                ChannelModel(channel_id, class_name, channel.kind, channel.message, tuple(sorted(channel.sources)))
+            )
+        connections.extend(ConnectionModel(c.store, c.channel) for c in document.spec.connections)
+
+    if table.diagnostics:
+        return None, table.diagnostics
+
+    ordered_models = tuple(sorted(models, key=lambda named: named.name))
+    exports = (
+        ModuleExports("events", tuple(sorted(_event_module_names(stores)))),
+        ModuleExports("models", tuple(named.name for named in ordered_models)),
+        ModuleExports("reducers", tuple(sorted(store.reducer_class for store in stores))),
+    )
+    spec_paths = tuple(sorted(header_paths))
+    return (
+        PackageModel(
+            name=package.name,
+            header=f"# Code generated by kastor from {', '.join(spec_paths)}. DO NOT EDIT.",
+            spec_paths=spec_paths,
+            models=ordered_models,
+            aggregate_classes=tuple(sorted(aggregate_classes)),
+            stores=tuple(stores),
+            channels=tuple(sorted(channels, key=lambda channel: channel.channel_id)),
+            connections=tuple(sorted(set(connections), key=lambda c: (c.store_id, c.channel_id))),
+            exports=exports,
+        ),
+        [],
+    )
+
+
+def _event_module_names(stores: list[StoreModel]) -> list[str]:
+    names: list[str] = []
+    for store in stores:
+        names.extend(event.class_name for event in store.events)
+        names.extend((store.union_name, store.codec_name))
+    return names
+
+
+def _build_store(store_id: str, document: SpecDocument, table: _NameTable, add_model: Any, add_lifted: Any) -> StoreModel:
+    store = document.spec.event_stores[store_id]
+    store_pascal = naming.pascal_from_snake(store_id)
+    store_position = document.key("event_stores", store_id)
+    owner = f"event store {store_id}"
+    base = ("event_stores", store_id)
+
+    aggregate_class = store.aggregate.name
+    aggregate_root = NamedSchema(aggregate_class, _schema_dict(store.aggregate.schema_), (*base, "aggregate", "schema"))
+    add_model(add_lifted(aggregate_root, document, f"aggregate {aggregate_class}"), document, f"aggregate of {owner}")
+
+    metadata_class = None
+    metadata_required = False
+    if store.metadata is not None:
+        metadata_class = f"{store_pascal}Metadata"
+        metadata_required = bool(store.metadata.required)
+        metadata_root = NamedSchema(metadata_class, _schema_dict(store.metadata), (*base, "metadata"))
+        add_model(add_lifted(metadata_root, document, f"metadata of {owner}"), document, f"metadata of {owner}")
+
+    events: list[EventModel] = []
+    for event_type in sorted(store.events):
+        event = store.events[event_type]
+        class_name = naming.pascal_from_snake(event_type)
+        event_owner = f"event {event_type}"
+        table.claim(class_name, event_owner, document.key(*base, "events", event_type))
+        payload_class = None
+        if event.payload is not None:
+            payload_class = f"{class_name}Payload"
+            payload_root = NamedSchema(payload_class, _schema_dict(event.payload), (*base, "events", event_type, "payload"))
+            add_model(add_lifted(payload_root, document, f"payload of {event_owner}"), document, f"payload of {event_owner}")
+        summary = event.description or f"The {event_type} event of the {store_id} store."
+        events.append(
+            EventModel(
+                event_type=event_type,
+                class_name=class_name,
+                payload_class=payload_class,
+                hook_name=f"on_{naming.snake_from_upper(event_type)}",
+                initial=event.initial,
+                docstring=docstring_text(summary),
+            )
+        )
+
+    union_name = f"{store_pascal}Event"
+    reducer_class = f"{store_pascal}Reducer"
+    for derived in (union_name, reducer_class, f"{store_pascal}EventStore"):
+        table.claim(derived, owner, store_position)
+    for kind in ("Notification", "StateCarrying", "AggregateExists"):
+        table.claim(f"{store_pascal}{kind}Message", owner, store_position)
+
+    members = " | ".join(event.class_name for event in events)
+    union_annotation = members if len(events) == 1 else f'Annotated[{members}, Field(discriminator="type")]'
+    return StoreModel(
+        store_id=store_id,
+        aggregate_class=aggregate_class,
+        metadata_class=metadata_class,
+        metadata_required=metadata_required,
+        events=tuple(events),
+        union_name=union_name,
+        union_annotation=union_annotation,
+        codec_name=f"{store_id.upper()}_EVENT_CODEC",
+        reducer_class=reducer_class,
+        docstring=docstring_text(store.description or f"The events of the {store_id} store."),
+    )
+
+
+def _schema_dict(schema: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = schema.model_dump(by_alias=True, exclude_unset=True)
+    return dumped

@@ -1,0 +1,78 @@
+"""The generator's stages, end to end: load → validate → intermediate model → render → format."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .diagnostics import Diagnostic, SpecError, SourcePosition
+from .formatting import format_sources
+from .ir import PackageModel, build_package
+from .render import render_package
+from .render_models import ModelRenderingError
+from .validation import PackageSpec, SpecDocument, check_package, check_structure
+from .yaml_source import load_yaml_file
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """One spec file: where to read it, how to name it in diagnostics and in generated headers."""
+
+    path: Path
+    display_path: str
+    header_path: str
+
+
+@dataclass(frozen=True)
+class GeneratedPackage:
+    name: str
+    files: dict[str, str]
+
+
+def load_packages(sources: list[SpecSource]) -> list[tuple[PackageModel, list[SpecSource]]]:
+    """Validates every spec and builds the model of each package; raises `SpecError` with all problems."""
+    diagnostics: list[Diagnostic] = []
+    documents: list[tuple[SpecSource, SpecDocument]] = []
+    for source in sources:
+        loaded, problems = load_yaml_file(source.path, source.display_path)
+        diagnostics.extend(problems)
+        if loaded is None:
+            continue
+        document, problems = check_structure(loaded)
+        diagnostics.extend(problems)
+        if document is not None:
+            documents.append((source, document))
+
+    grouped: dict[str, list[tuple[SpecSource, SpecDocument]]] = {}
+    for source, document in documents:
+        grouped.setdefault(document.spec.package, []).append((source, document))
+
+    models: list[tuple[PackageModel, list[SpecSource]]] = []
+    for name in sorted(grouped):
+        members = sorted(grouped[name], key=lambda member: member[0].header_path)
+        package = PackageSpec(name, [document for _, document in members])
+        problems = check_package(package)
+        if not any(document.spec.event_stores for document in package.documents):
+            first = package.documents[0]
+            problems.append(Diagnostic(first.value("package"), f"package '{name}' declares no event store"))
+        diagnostics.extend(problems)
+        if problems:
+            continue
+        model, problems = build_package(package, [source.header_path for source, _ in members])
+        diagnostics.extend(problems)
+        if model is not None:
+            models.append((model, [source for source, _ in members]))
+    if diagnostics:
+        raise SpecError(diagnostics)
+    return models
+
+
+def generate(sources: list[SpecSource]) -> list[GeneratedPackage]:
+    """The formatted files of every package the specs describe."""
+    packages = []
+    for model, members in load_packages(sources):
+        try:
+            files = render_package(model)
+        except ModelRenderingError as error:
+            position = SourcePosition(members[0].display_path, 1, 1)
+            raise SpecError([Diagnostic(position, f"cannot generate the models of '{model.name}': {error}")]) from error
+        packages.append(GeneratedPackage(model.name, format_sources(files)))
+    return packages

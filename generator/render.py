@@ -1,0 +1,86 @@
+"""Lays the intermediate model out as source files: templates for our modules, the runtime copied."""
+
+import ast
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+import jinja2
+
+from .ir import PackageModel
+from .render_models import render_models
+
+
+
+def _templates_root() -> Traversable:
+    # A source checkout (and an editable install) reads templates/ beside generator/; a built wheel
+    # carries them inside the package as generator/templates.
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if (checkout / "events.py.jinja").is_file():
+        return checkout
+    return resources.files("generator.templates")
+
+
+_TEMPLATES = _templates_root()
+_RUNTIME = _TEMPLATES / "runtime"
+_MODULE_TEMPLATES = {"events.py": "events.py.jinja", "reducers.py": "reducers.py.jinja", "__init__.py": "__init__.py.jinja"}
+
+
+@dataclass(frozen=True)
+class RootExports:
+    """What the package root re-exports: the generated names and the runtime's public names."""
+
+    runtime: tuple[str, ...]
+    all: tuple[str, ...]
+
+
+def render_package(package: PackageModel) -> dict[str, str]:
+    """The package's files, by path relative to the package directory (before formatting)."""
+    environment = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load_template),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    runtime_files = _runtime_files(package.header)
+    runtime_exports = _public_names(runtime_files["runtime/__init__.py"])
+    generated = tuple(name for module in package.exports for name in module.names)
+    root = RootExports(runtime=runtime_exports, all=tuple(sorted(generated + runtime_exports)))
+    files = {
+        path: environment.get_template(template).render(package=package, root=root)
+        for path, template in _MODULE_TEMPLATES.items()
+    }
+    files["models.py"] = render_models(package)
+    files["py.typed"] = ""
+    files.update(runtime_files)
+    return files
+
+
+def _load_template(name: str) -> str:
+    return (_TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def _runtime_files(header: str) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for entry in sorted(_RUNTIME.iterdir(), key=lambda item: item.name):
+        if _is_runtime_module(entry):
+            files[f"runtime/{entry.name}"] = f"{header}\n{entry.read_text(encoding='utf-8')}"
+    return files
+
+
+def _is_runtime_module(entry: Traversable) -> bool:
+    return entry.is_file() and entry.name.endswith(".py")
+
+
+def _public_names(init_source: str) -> tuple[str, ...]:
+    """The `__all__` of the runtime, read without importing it (the generator never imports the runtime)."""
+    for node in ast.parse(init_source).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets
+        ):
+            value = ast.literal_eval(node.value)
+            return tuple(sorted(value))
+    raise RuntimeError("the runtime's __init__.py has no __all__")

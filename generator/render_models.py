@@ -1,0 +1,64 @@
+"""Renders payload, metadata, aggregate and definition models through datamodel-code-generator."""
+
+import json
+
+
+import datamodel_code_generator as codegen
+
+from .ir import PackageModel
+
+# datamodel-code-generator accepts only absolute import paths for base classes: it imports this
+# placeholder, which is then pointed at the package's own runtime.
+_PLACEHOLDER_MODULE = "kastor_runtime_placeholder"
+_PLACEHOLDER_IMPORT = f"from {_PLACEHOLDER_MODULE} import Aggregate"
+_RUNTIME_IMPORT = "from .runtime import Aggregate"
+
+
+class ModelRenderingError(Exception):
+    """datamodel-code-generator refused a schema that validation let through."""
+
+
+def render_models(package: PackageModel) -> str:
+    """The source of `models.py`: one class (or type alias) per named schema, in name order."""
+    document = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "definitions": {named.name: named.schema for named in package.models},
+    }
+    try:
+        source = codegen.generate(
+            json.dumps(document),
+            input_file_type=codegen.InputFileType.JsonSchema,
+            output_model_type=codegen.DataModelType.PydanticV2BaseModel,
+            target_python_version=codegen.PythonVersion.PY_311,
+            use_annotated=True,
+            field_constraints=True,
+            use_type_alias=True,
+            enum_field_as_literal="all",
+            enable_faux_immutability=True,
+            use_field_description=True,
+            use_schema_description=True,
+            use_double_quotes=True,
+            output_datetime_class="AwareDatetime",
+            disable_timestamp=True,
+            keep_model_order=True,
+            skip_root_model=True,
+            strict_refs=True,
+            formatters=[],
+            custom_file_header=package.header,
+            base_class_map={name: f"{_PLACEHOLDER_MODULE}.Aggregate" for name in package.aggregate_classes},
+        )
+    except codegen.Error as error:
+        raise ModelRenderingError(str(error)) from error
+    if not isinstance(source, str):
+        raise ModelRenderingError(f"datamodel-code-generator returned {type(source).__name__}, not source text")
+    return _point_at_runtime(source, bool(package.aggregate_classes))
+
+
+def _point_at_runtime(source: str, expects_aggregates: bool) -> str:
+    lines = source.splitlines()
+    count = lines.count(_PLACEHOLDER_IMPORT)
+    if count != int(expects_aggregates) or _PLACEHOLDER_MODULE in "\n".join(l for l in lines if l != _PLACEHOLDER_IMPORT):
+        raise ModelRenderingError("unexpected import of the aggregate base class in generated models")
+    return "\n".join(_RUNTIME_IMPORT if line == _PLACEHOLDER_IMPORT else line for line in lines) + "\n"
+
+

@@ -1,0 +1,73 @@
+"""Prepares the JSON Schemas of a package for datamodel-code-generator, with explicit model names.
+
+Every nested object schema is lifted into a named definition (`PokemonAppearedPayloadHome`), so each
+generated class has a name derived from where it stands, never a number picked by collision order.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .naming import pascal_from_property
+from .validation import DEFINITION_REF_PREFIX
+from .yaml_source import JsonPath
+
+#: Keys kept at the place where a lifted schema was used, since they describe the use, not the type.
+_USE_SITE_KEYS = ("description", "default", "title", "examples", "deprecated")
+
+
+@dataclass(frozen=True)
+class NamedSchema:
+    """A JSON Schema that becomes one named Python model (or type alias)."""
+
+    name: str
+    schema: dict[str, Any]
+    json_path: JsonPath
+
+
+def is_model_schema(schema: dict[str, Any]) -> bool:
+    """An object schema with declared properties becomes a class; other objects become dicts."""
+    return "properties" in schema and "$ref" not in schema
+
+
+def lift_nested_models(root: NamedSchema, register: Callable[[NamedSchema], None]) -> dict[str, Any]:
+    """Returns `root.schema` with nested model schemas replaced by refs; registers each lifted schema."""
+    return _lift(root.schema, root.name, root.json_path, register, top_level=True)
+
+
+def _lift(
+    schema: dict[str, Any],
+    name: str,
+    json_path: JsonPath,
+    register: Callable[[NamedSchema], None],
+    *,
+    top_level: bool,
+) -> dict[str, Any]:
+    lifted: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "properties":
+            lifted[key] = {
+                prop: _child(sub, name + pascal_from_property(prop), (*json_path, key, prop), register)
+                for prop, sub in value.items()
+            }
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            suffix = "Item" if key == "items" else "Value"
+            lifted[key] = _child(value, name + suffix, (*json_path, key), register)
+        elif key in ("anyOf", "oneOf", "allOf"):
+            lifted[key] = [
+                _child(member, f"{name}Option{index + 1}", (*json_path, key, index), register)
+                for index, member in enumerate(value)
+            ]
+        else:
+            lifted[key] = value
+    if not top_level and is_model_schema(schema):
+        register(NamedSchema(name, {k: v for k, v in lifted.items() if k not in _USE_SITE_KEYS}, json_path))
+        use_site = {k: v for k, v in schema.items() if k in _USE_SITE_KEYS}
+        return {"$ref": DEFINITION_REF_PREFIX + name, **use_site}
+    return lifted
+
+
+def _child(
+    schema: dict[str, Any], name: str, json_path: JsonPath, register: Callable[[NamedSchema], None]
+) -> dict[str, Any]:
+    return _lift(schema, name, json_path, register, top_level=False)

@@ -1,0 +1,326 @@
+"""Checks loaded spec files: structure first (pydantic models), then names and cross-references.
+
+Every problem becomes a `Diagnostic` at the position of what it is about; nothing stops at the first.
+"""
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from . import naming
+from .diagnostics import Diagnostic, SourcePosition
+from .spec_model import (
+    AggregateSpec,
+    ChannelSpec,
+    ConnectionSpec,
+    EventSpec,
+    EventStoreSpec,
+    JsonSchema,
+    SpecFile,
+)
+from .yaml_source import JsonPath, LoadedFile, SourceMap
+
+_KNOWN_KEYS = sorted(
+    {
+        field_info.alias or name
+        for model in (SpecFile, EventStoreSpec, AggregateSpec, EventSpec, ChannelSpec, ConnectionSpec, JsonSchema)
+        for name, field_info in model.model_fields.items()
+    }
+)
+_UNION_ONLY_ERRORS = frozenset({"list_type", "dict_type", "model_type", "model_attributes_type"})
+_IMPLICIT_AGGREGATE_FIELDS = ("aggregate_id", "version")
+DEFINITION_REF_PREFIX = "#/definitions/"
+
+
+@dataclass
+class SpecDocument:
+    """One structurally valid spec file."""
+
+    file: LoadedFile
+    spec: SpecFile
+
+    def key(self, *json_path: str | int) -> SourcePosition:
+        return self.file.source_map.key(json_path)
+
+    def value(self, *json_path: str | int) -> SourcePosition:
+        return self.file.source_map.value(json_path)
+
+
+@dataclass
+class PackageSpec:
+    """The spec files that form one package, in the order of their display paths."""
+
+    name: str
+    documents: list[SpecDocument] = field(default_factory=list)
+
+
+def check_structure(loaded: LoadedFile) -> tuple[SpecDocument | None, list[Diagnostic]]:
+    try:
+        spec = SpecFile.model_validate(loaded.data)
+    except ValidationError as error:
+        return None, _structure_diagnostics(error, loaded)
+    return SpecDocument(loaded, spec), []
+
+
+def _structure_diagnostics(error: ValidationError, loaded: LoadedFile) -> list[Diagnostic]:
+    grouped: dict[JsonPath, list[ErrorDetails]] = {}
+    for detail in error.errors():
+        grouped.setdefault(_data_path(loaded.data, detail), []).append(detail)
+    # Of a union's failed branches, the one that got deepest into the data says what is wrong.
+    deepest = [path for path in grouped if not any(other[: len(path)] == path != other for other in grouped)]
+    diagnostics = []
+    for json_path in deepest:
+        details = grouped[json_path]
+        chosen = next((d for d in details if d["type"] not in _UNION_ONLY_ERRORS), details[0])
+        diagnostics.append(_describe(chosen, json_path, loaded.source_map))
+    return diagnostics
+
+
+def _data_path(data: Any, detail: ErrorDetails) -> JsonPath:
+    """The part of a pydantic error location that exists in the data (other parts name union branches)."""
+    path: list[str | int] = []
+    current = data
+    loc = detail["loc"]
+    for index, part in enumerate(loc):
+        if isinstance(current, dict) and isinstance(part, str) and part in current:
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+            path.append(part)
+        elif index == len(loc) - 1 and detail["type"] == "missing":
+            path.append(part)
+    return tuple(path)
+
+
+def _describe(detail: ErrorDetails, json_path: JsonPath, source_map: SourceMap) -> Diagnostic:
+    kind = detail["type"]
+    name = json_path[-1] if json_path else "<document>"
+    if kind == "missing":
+        parent = json_path[:-1]
+        where = f" in '{parent[-1]}'" if parent else ""
+        return Diagnostic(source_map.key(parent), f"missing required key '{name}'{where}")
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(name), _KNOWN_KEYS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return Diagnostic(source_map.key(json_path), f"unknown key '{name}'{hint}")
+    message = detail["msg"].replace("Input should be", "expected").replace("a valid dictionary", "a mapping")
+    message = message.replace("a valid list", "a list").replace("a valid string", "a string")
+    message = message.replace("a valid integer", "an integer").replace("a valid boolean", "true or false")
+    label = f"'{name}'" if isinstance(name, str) else f"item {name}"
+    got = detail.get("input")
+    shown = "" if isinstance(got, dict | list) else f", got {_yaml_repr(got)}"
+    return Diagnostic(source_map.value(json_path), f"{label}: {message}{shown}")
+
+
+def _yaml_repr(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def check_package(package: PackageSpec) -> list[Diagnostic]:
+    """Names, duplicates across files and cross-references of one package's files."""
+    checker = _PackageChecker(package)
+    checker.run()
+    return checker.diagnostics
+
+
+class _PackageChecker:
+    def __init__(self, package: PackageSpec) -> None:
+        self.package = package
+        self.diagnostics: list[Diagnostic] = []
+        self.stores: dict[str, tuple[SpecDocument, EventStoreSpec]] = {}
+        self.channels: dict[str, tuple[SpecDocument, ChannelSpec]] = {}
+        self.definitions: dict[str, tuple[SpecDocument, JsonSchema]] = {}
+
+    def error(self, position: SourcePosition, message: str) -> None:
+        self.diagnostics.append(Diagnostic(position, message))
+
+    def run(self) -> None:
+        for document in self.package.documents:
+            self.check_package_name(document)
+            self.collect(document)
+        for document in self.package.documents:
+            self.check_stores(document)
+            self.check_channels(document)
+            self.check_connections(document)
+            self.check_schemas(document)
+
+    def check_package_name(self, document: SpecDocument) -> None:
+        name = document.spec.package
+        if not naming.LOWER_SNAKE.match(name) or naming.shadows_python(name):
+            self.error(
+                document.value("package"),
+                f"package name '{name}' must be a lower_snake Python identifier that is not a keyword or builtin",
+            )
+
+    def collect(self, document: SpecDocument) -> None:
+        tables: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+            ("event store", "event_stores", document.spec.event_stores, self.stores),
+            ("channel", "channels", document.spec.channels, self.channels),
+            ("definition", "definitions", document.spec.definitions, self.definitions),
+        ]
+        for label, section, entries, known in tables:
+            for name, entry in entries.items():
+                if name in known:
+                    first = known[name][0].key(section, name)
+                    self.error(document.key(section, name), f"{label} '{name}' is already defined at {first}")
+                else:
+                    known[name] = (document, entry)
+
+    def check_stores(self, document: SpecDocument) -> None:
+        for store_id, store in document.spec.event_stores.items():
+            self.check_lower_snake(document.key("event_stores", store_id), "event store id", store_id)
+            aggregate_name = store.aggregate.name
+            self.check_pascal(document.value("event_stores", store_id, "aggregate", "name"), "aggregate name", aggregate_name)
+            for implicit in _IMPLICIT_AGGREGATE_FIELDS:
+                if store.aggregate.schema_.properties and implicit in store.aggregate.schema_.properties:
+                    self.error(
+                        document.key("event_stores", store_id, "aggregate", "schema", "properties", implicit),
+                        f"'{implicit}' is an implicit field of every aggregate: remove it from the schema",
+                    )
+            if not store.events:
+                self.error(document.key("event_stores", store_id, "events"), f"event store '{store_id}' has no events")
+            elif not any(event.initial for event in store.events.values()):
+                self.error(
+                    document.key("event_stores", store_id, "events"),
+                    f"event store '{store_id}' has no initial event: mark the event that creates "
+                    "the aggregate with 'initial: true'",
+                )
+            for event_type in store.events:
+                self.check_event_type(document.key("event_stores", store_id, "events", event_type), event_type)
+
+    def check_event_type(self, position: SourcePosition, event_type: str) -> None:
+        if event_type in naming.RESERVED_EVENT_TYPES:
+            self.error(position, f"event type '{event_type}' is reserved for the runtime's own messages")
+        elif not naming.UPPER_SNAKE.match(event_type):
+            self.error(position, f"event type '{event_type}' must be UPPER_SNAKE (letters, digits, single underscores)")
+
+    def check_lower_snake(self, position: SourcePosition, label: str, name: str) -> None:
+        if not naming.LOWER_SNAKE.match(name):
+            self.error(position, f"{label} '{name}' must be lower_snake (letters, digits, single underscores)")
+        elif naming.shadows_python(name):
+            self.error(position, f"{label} '{name}' shadows a Python keyword or builtin")
+
+    def check_pascal(self, position: SourcePosition, label: str, name: str) -> None:
+        if not naming.PASCAL_CASE.match(name):
+            self.error(position, f"{label} '{name}' must be a PascalCase identifier (letters and digits)")
+        elif naming.shadows_python(name) or name in naming.RESERVED_CLASS_NAMES:
+            self.error(position, f"{label} '{name}' shadows a name that generated code uses")
+
+    def check_channels(self, document: SpecDocument) -> None:
+        for channel_id, channel in document.spec.channels.items():
+            self.check_lower_snake(document.key("channels", channel_id), "channel id", channel_id)
+            seen: set[str] = set()
+            for index, source in enumerate(channel.sources):
+                position = document.value("channels", channel_id, "sources", index)
+                if source in seen:
+                    self.error(position, f"event store '{source}' is listed twice in the sources of '{channel_id}'")
+                elif source not in self.stores:
+                    self.error(position, f"channel '{channel_id}' names unknown event store '{source}'{self.hint(source, self.stores)}")
+                seen.add(source)
+            if not channel.sources:
+                self.error(document.key("channels", channel_id, "sources"), f"channel '{channel_id}' has no sources")
+
+    def check_connections(self, document: SpecDocument) -> None:
+        seen: set[tuple[str, str]] = set()
+        for index, connection in enumerate(document.spec.connections):
+            store_known = connection.store in self.stores
+            if not store_known:
+                self.error(
+                    document.value("connections", index, "store"),
+                    f"connection names unknown event store '{connection.store}'{self.hint(connection.store, self.stores)}",
+                )
+            found = self.channels.get(connection.channel)
+            if found is None:
+                self.error(
+                    document.value("connections", index, "channel"),
+                    f"connection names unknown channel '{connection.channel}'{self.hint(connection.channel, self.channels)}",
+                )
+                continue
+            channel = found[1]
+            if channel.message == "aggregate-exists":
+                self.error(
+                    document.value("connections", index, "channel"),
+                    f"channel '{connection.channel}' carries aggregate-exists messages, which a connected "
+                    "store cannot publish: connect a notification or state-carrying channel",
+                )
+            elif store_known and connection.store not in channel.sources:
+                self.error(
+                    document.value("connections", index, "channel"),
+                    f"channel '{connection.channel}' cannot carry events of '{connection.store}': "
+                    f"add '{connection.store}' to its sources",
+                )
+            pair = (connection.store, connection.channel)
+            if pair in seen:
+                self.error(document.value("connections", index), "this connection is listed twice")
+            seen.add(pair)
+
+    def check_schemas(self, document: SpecDocument) -> None:
+        for name, schema in document.spec.definitions.items():
+            self.check_pascal(document.key("definitions", name), "definition name", name)
+            self.check_schema(document, schema, ("definitions", name))
+        for store_id, store in document.spec.event_stores.items():
+            base: JsonPath = ("event_stores", store_id)
+            self.check_object_schema(document, store.aggregate.schema_, (*base, "aggregate", "schema"), "aggregate schema")
+            if store.metadata is not None:
+                self.check_object_schema(document, store.metadata, (*base, "metadata"), "metadata")
+            for event_type, event in store.events.items():
+                if event.payload is not None:
+                    self.check_object_schema(document, event.payload, (*base, "events", event_type, "payload"), "payload")
+
+    def check_object_schema(self, document: SpecDocument, schema: JsonSchema, json_path: JsonPath, label: str) -> None:
+        if schema.type != "object":
+            self.error(
+                document.file.source_map.value(json_path),
+                f"{label} must be an object schema ('type: object' with its 'properties')",
+            )
+        self.check_schema(document, schema, json_path)
+
+    def check_schema(self, document: SpecDocument, schema: JsonSchema, json_path: JsonPath) -> None:
+        source_map = document.file.source_map
+        for sub_schema, sub_path in _walk_schema(schema, json_path):
+            if sub_schema.ref is not None:
+                ref_path = (*sub_path, "$ref")
+                target = sub_schema.ref.removeprefix(DEFINITION_REF_PREFIX)
+                if not sub_schema.ref.startswith(DEFINITION_REF_PREFIX):
+                    self.error(
+                        source_map.value(ref_path),
+                        f"$ref '{sub_schema.ref}' must point into the spec's definitions: '#/definitions/<Name>'",
+                    )
+                elif target not in self.definitions:
+                    self.error(
+                        source_map.value(ref_path),
+                        f"$ref '{sub_schema.ref}' names no definition{self.hint(target, self.definitions)}",
+                    )
+            for index, required in enumerate(sub_schema.required or ()):
+                if required not in (sub_schema.properties or {}):
+                    self.error(
+                        source_map.value((*sub_path, "required", index)),
+                        f"required property '{required}' is not declared in 'properties'",
+                    )
+
+    @staticmethod
+    def hint(name: str, known: dict[str, Any]) -> str:
+        close = difflib.get_close_matches(name, list(known), n=1)
+        return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _walk_schema(schema: JsonSchema, json_path: JsonPath) -> Iterator[tuple[JsonSchema, JsonPath]]:
+    yield schema, json_path
+    for name, sub_schema in (schema.properties or {}).items():
+        yield from _walk_schema(sub_schema, (*json_path, "properties", name))
+    if schema.items is not None:
+        yield from _walk_schema(schema.items, (*json_path, "items"))
+    if isinstance(schema.additionalProperties, JsonSchema):
+        yield from _walk_schema(schema.additionalProperties, (*json_path, "additionalProperties"))
+    for keyword, members in (("anyOf", schema.anyOf), ("oneOf", schema.oneOf), ("allOf", schema.allOf)):
+        for index, member in enumerate(members or ()):
+            yield from _walk_schema(member, (*json_path, keyword, index))

@@ -1,0 +1,133 @@
+"""Loads YAML spec files into plain data while remembering where every key and value stands."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .diagnostics import Diagnostic, SourcePosition
+
+JsonPath = tuple[str | int, ...]
+
+_SCALARS = yaml.constructor.SafeConstructor()
+_JSON_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")
+)
+
+
+@dataclass
+class SourceMap:
+    """Positions of the values (and of the keys) of one file, by their path from the document root."""
+
+    path: str
+    values: dict[JsonPath, SourcePosition] = field(default_factory=dict)
+    keys: dict[JsonPath, SourcePosition] = field(default_factory=dict)
+
+    def value(self, json_path: JsonPath) -> SourcePosition:
+        """The position of the value at `json_path`, or of its nearest known ancestor."""
+        return self._nearest(self.values, json_path)
+
+    def key(self, json_path: JsonPath) -> SourcePosition:
+        """The position of the key that introduces `json_path`, or of its value when it has none."""
+        return self.keys.get(json_path) or self.value(json_path)
+
+    def _nearest(self, table: dict[JsonPath, SourcePosition], json_path: JsonPath) -> SourcePosition:
+        for length in range(len(json_path), -1, -1):
+            position = table.get(json_path[:length])
+            if position is not None:
+                return position
+        return SourcePosition(self.path, 1, 1)
+
+
+@dataclass
+class LoadedFile:
+    display_path: str
+    data: Any
+    source_map: SourceMap
+
+
+class _NodeConverter:
+    def __init__(self, source_map: SourceMap) -> None:
+        self.source_map = source_map
+        self.diagnostics: list[Diagnostic] = []
+
+    def position(self, mark: yaml.Mark) -> SourcePosition:
+        return SourcePosition(self.source_map.path, mark.line + 1, mark.column + 1)
+
+    def convert(self, node: yaml.Node, json_path: JsonPath, active: frozenset[int] = frozenset()) -> Any:
+        self.source_map.values[json_path] = self.position(node.start_mark)
+        if id(node) in active:
+            self.diagnostics.append(Diagnostic(self.position(node.start_mark), "recursive YAML alias"))
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, json_path, active | {id(node)})
+        if isinstance(node, yaml.SequenceNode):
+            return [
+                self.convert(item, (*json_path, index), active | {id(node)})
+                for index, item in enumerate(node.value)
+            ]
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag in _JSON_SCALAR_TAGS:
+            return _SCALARS.construct_object(node, deep=True)
+        # Dates, binary and the like have no JSON form: keep their text, as JSON Schema would see it.
+        return node.value
+
+    def _mapping(self, node: yaml.MappingNode, json_path: JsonPath, active: frozenset[int]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.diagnostics.append(
+                    Diagnostic(self.position(key_node.start_mark), "YAML merge keys ('<<') are not supported")
+                )
+                continue
+            if not isinstance(key, str) or key_node.tag != "tag:yaml.org,2002:str":
+                self.diagnostics.append(
+                    Diagnostic(self.position(key_node.start_mark), "keys must be strings")
+                )
+                continue
+            if key in result:
+                first = self.source_map.keys[(*json_path, key)]
+                self.diagnostics.append(
+                    Diagnostic(
+                        self.position(key_node.start_mark),
+                        f"duplicate key '{key}' (first defined at line {first.line})",
+                    )
+                )
+                continue
+            self.source_map.keys[(*json_path, key)] = self.position(key_node.start_mark)
+            result[key] = self.convert(value_node, (*json_path, key), active)
+        return result
+
+
+def load_yaml_file(path: Path, display_path: str) -> tuple[LoadedFile | None, list[Diagnostic]]:
+    """Reads one spec file. On failure returns no file and the problems, each with its position."""
+    source_map = SourceMap(display_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Diagnostic(SourcePosition(display_path, 1, 1), "file not found")]
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [Diagnostic(SourcePosition(display_path, 1, 1), f"cannot read file: {error}")]
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = error.problem or error.context or "invalid YAML"
+        return None, [Diagnostic(SourcePosition(display_path, line, column), f"YAML syntax error: {problem}")]
+    except yaml.YAMLError as error:
+        return None, [Diagnostic(SourcePosition(display_path, 1, 1), f"YAML syntax error: {error}")]
+    if len(nodes) != 1 or nodes[0] is None:
+        where = nodes[1].start_mark if len(nodes) > 1 and nodes[1] is not None else None
+        position = SourcePosition(display_path, where.line + 1, where.column + 1) if where else SourcePosition(
+            display_path, 1, 1
+        )
+        message = "a spec file holds exactly one YAML document" if nodes else "the spec file is empty"
+        return None, [Diagnostic(position, message)]
+    converter = _NodeConverter(source_map)
+    data = converter.convert(nodes[0], ())
+    if converter.diagnostics:
+        return None, converter.diagnostics
+    return LoadedFile(display_path, data, source_map), []

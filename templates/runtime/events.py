@@ -1,0 +1,26 @@
+"""The base class of every generated event class."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+class Event(BaseModel):
+    """One immutable fact of an aggregate's history.
+
+    Generated subclasses add `type` (a string literal), `payload` and `metadata` when their spec
+    declares them. `timestamp` is optional on input: the storage adapter sets it when it stores the event.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    aggregate_id: str
+    version: Annotated[int, Field(ge=1)]
+    timestamp: AwareDatetime | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _normalise_to_utc(cls, value: datetime | None) -> datetime | None:
+        # One canonical zone makes stored and re-read events compare equal.
+        return None if value is None else value.astimezone(UTC)

@@ -1,0 +1,44 @@
+"""The base class of every generated reducer."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Generic, TypeVar
+
+from .aggregates import Aggregate
+from .errors import InvalidEventError
+from .events import Event
+
+EventT = TypeVar("EventT", bound=Event)
+AggregateT = TypeVar("AggregateT", bound=Aggregate)
+
+
+class Reducer(ABC, Generic[EventT, AggregateT]):
+    """Folds a store's events into its aggregate, one typed hook per event type.
+
+    Generated subclasses declare the hooks and `_dispatch`; users subclass those and implement the hooks.
+    """
+
+    event_store_id: str
+
+    def reduce(self, aggregate: AggregateT | None, event: EventT) -> AggregateT:
+        """Applies one event; the result carries the event's aggregate id and version."""
+        next_aggregate = self._dispatch(aggregate, event)
+        return next_aggregate.model_copy(update={"aggregate_id": event.aggregate_id, "version": event.version})
+
+    def fold(self, events: Iterable[EventT], aggregate: AggregateT | None = None) -> AggregateT | None:
+        """Applies events in order, starting from `aggregate` (no aggregate: the first must be initial)."""
+        for event in events:
+            aggregate = self.reduce(aggregate, event)
+        return aggregate
+
+    @abstractmethod
+    def _dispatch(self, aggregate: AggregateT | None, event: EventT) -> AggregateT:
+        """Calls the hook of the event's type."""
+
+    def _missing_aggregate(self, event: EventT) -> InvalidEventError:
+        return InvalidEventError(
+            "this event needs an existing aggregate, but none was given (is the initial event missing?)",
+            event_store_id=self.event_store_id,
+            aggregate_id=event.aggregate_id,
+            version=event.version,
+        )
