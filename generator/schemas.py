@@ -12,6 +12,9 @@ from .naming import pascal_from_property
 from .validation import DEFINITION_REF_PREFIX
 from .yaml_source import JsonPath
 
+#: A union member with only these keys needs no name: it is written inline.
+_PLAIN_MEMBER_KEYS = frozenset({"type", "description", "title", "examples", "deprecated"})
+
 #: Keys kept at the place where a lifted schema was used, since they describe the use, not the type.
 _USE_SITE_KEYS = ("description", "default", "title", "examples", "deprecated")
 
@@ -44,7 +47,7 @@ def _lift(
     top_level: bool,
 ) -> dict[str, Any]:
     lifted: dict[str, Any] = {}
-    for key, value in schema.items():
+    for key, value in merge_nullable(schema).items():
         if key == "properties":
             lifted[key] = {
                 prop: _child(sub, name + pascal_from_property(prop), (*json_path, key, prop), register)
@@ -55,7 +58,7 @@ def _lift(
             lifted[key] = _child(value, name + suffix, (*json_path, key), register)
         elif key in ("anyOf", "oneOf", "allOf"):
             lifted[key] = [
-                _child(member, f"{name}Option{index + 1}", (*json_path, key, index), register)
+                _member(member, f"{name}Option{index + 1}", (*json_path, key, index), register)
                 for index, member in enumerate(value)
             ]
         else:
@@ -65,6 +68,31 @@ def _lift(
         use_site = {k: v for k, v in schema.items() if k in _USE_SITE_KEYS}
         return {"$ref": DEFINITION_REF_PREFIX + name, **use_site}
     return lifted
+
+
+def _member(
+    schema: dict[str, Any], name: str, json_path: JsonPath, register: Callable[[NamedSchema], None]
+) -> dict[str, Any]:
+    """A member of anyOf/oneOf/allOf: constrained ones get a name of ours rather than an invented one."""
+    lifted = _child(schema, name, json_path, register)
+    if "$ref" in lifted or lifted.get("type") == "null" or set(lifted) <= _PLAIN_MEMBER_KEYS:
+        return lifted
+    register(NamedSchema(name, lifted, json_path))
+    return {"$ref": DEFINITION_REF_PREFIX + name}
+
+
+def merge_nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`anyOf: [X, {type: null}]` (or oneOf) becomes X with "null" added to its type, the plain form."""
+    for keyword in ("anyOf", "oneOf"):
+        members = schema.get(keyword)
+        if not isinstance(members, list) or len(members) != 2 or {"type": "null"} not in members:
+            continue
+        other = members[1 - members.index({"type": "null"})]
+        if "$ref" in other or not isinstance(other.get("type"), str) or set(other) & set(schema) - {keyword}:
+            continue
+        merged = {k: v for k, v in schema.items() if k != keyword}
+        return {**merged, **other, "type": [other["type"], "null"]}
+    return schema
 
 
 def _child(
