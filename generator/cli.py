@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__
 from .config import ConfigError, find_project_root, load_config
 from .diagnostics import SpecError
-from .pipeline import GeneratedPackage, SpecSource, generate, load_packages
+from .pipeline import SpecSource, generate, load_packages
 from .spec_model import spec_json_schema
 from .writer import ForeignFilesError, compare_package, write_package
 
@@ -61,8 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("specs", nargs="*", metavar="SPEC", help="spec files (YAML); default: [tool.kastor] specs")
         if output:
             command.add_argument(
-                "-o", "--output", metavar="OUT", help="directory that receives one folder per package; "
-                "default: [tool.kastor] output"
+                "-o",
+                "--output",
+                metavar="OUT",
+                help="directory that receives one folder per package; default: [tool.kastor] output",
             )
         return command
 
@@ -70,14 +72,17 @@ def _parser() -> argparse.ArgumentParser:
         handler=_generate
     )
     spec_command(
-        "check", "Exit 1 with a diff when the generated packages in OUT are stale, 0 when they are fresh.", output=True
+        "check",
+        "Exit 1 with a diff when the generated packages in OUT are stale, 0 when they are fresh.",
+        output=True,
     ).set_defaults(handler=_check)
     spec_command("validate", "Check the specs and report every problem; writes nothing.", output=False).set_defaults(
         handler=_validate
     )
     schema = commands.add_parser(
-        "schema", help="Print the JSON Schema of spec files (for editors).", description="Print the JSON Schema "
-        "of spec files, for editors such as yaml-language-server."
+        "schema",
+        help="Print the JSON Schema of spec files (for editors).",
+        description="Print the JSON Schema of spec files, for editors such as yaml-language-server.",
     )
     schema.set_defaults(handler=_schema)
     return parser
@@ -120,7 +125,7 @@ def _validate(arguments: argparse.Namespace) -> int:
     sources, _ = _resolve(arguments, needs_output=False)
     packages = load_packages(sources)
     names = ", ".join(model.name for model, _ in packages)
-    print(f"{len(sources)} spec file{'s' if len(sources) != 1 else ''} valid: package{'s' if len(packages) != 1 else ''} {names}")
+    print(f"{_plural(len(sources), 'spec file')} valid; {_plural(len(packages), 'package')}: {names}")
     return EXIT_OK
 
 
@@ -173,6 +178,10 @@ def _source(path: Path, display: str, project_root: Path) -> SpecSource:
     except ValueError:
         header = path.as_posix()
     return SpecSource(path, display, header)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _shown(path: Path) -> str:

@@ -131,9 +131,7 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
         models.append(named)
 
     def add_lifted(root: NamedSchema, document: SpecDocument, owner: str) -> NamedSchema:
-        lifted = lift_nested_models(
-            root, lambda nested: add_model(nested, document, f"the nested schema of {owner}")
-        )
+        lifted = lift_nested_models(root, lambda nested: add_model(nested, document, f"the nested schema of {owner}"))
         return NamedSchema(root.name, lifted, root.json_path)
 
     documents = {store_id: doc for doc in package.documents for store_id in doc.spec.event_stores}
@@ -194,7 +192,9 @@ def _event_module_names(stores: list[StoreModel]) -> list[str]:
     return names
 
 
-def _build_store(store_id: str, document: SpecDocument, table: _NameTable, add_model: Any, add_lifted: Any) -> StoreModel:
+def _build_store(
+    store_id: str, document: SpecDocument, table: _NameTable, add_model: Any, add_lifted: Any
+) -> StoreModel:
     store = document.spec.event_stores[store_id]
     store_pascal = naming.pascal_from_snake(store_id)
     store_position = document.key("event_stores", store_id)
@@ -203,7 +203,11 @@ def _build_store(store_id: str, document: SpecDocument, table: _NameTable, add_m
 
     aggregate_class = store.aggregate.name
     aggregate_root = NamedSchema(aggregate_class, _schema_dict(store.aggregate.schema_), (*base, "aggregate", "schema"))
-    add_model(add_lifted(aggregate_root, document, f"aggregate {aggregate_class}"), document, f"aggregate of {owner}")
+    add_model(
+        add_lifted(aggregate_root, document, f"aggregate {aggregate_class}"),
+        document,
+        f"aggregate of {owner}",
+    )
 
     metadata_class = None
     metadata_required = False
@@ -222,8 +226,14 @@ def _build_store(store_id: str, document: SpecDocument, table: _NameTable, add_m
         payload_class = None
         if event.payload is not None:
             payload_class = f"{class_name}Payload"
-            payload_root = NamedSchema(payload_class, _schema_dict(event.payload), (*base, "events", event_type, "payload"))
-            add_model(add_lifted(payload_root, document, f"payload of {event_owner}"), document, f"payload of {event_owner}")
+            payload_root = NamedSchema(
+                payload_class, _schema_dict(event.payload), (*base, "events", event_type, "payload")
+            )
+            add_model(
+                add_lifted(payload_root, document, f"payload of {event_owner}"),
+                document,
+                f"payload of {event_owner}",
+            )
         summary = event.description or f"The {event_type} event of the {store_id} store."
         events.append(
             EventModel(

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from .diagnostics import Diagnostic, SpecError, SourcePosition
+from .diagnostics import Diagnostic, SourcePosition, SpecError
 from .formatting import format_sources
 from .ir import PackageModel, build_package
 from .render import render_package

@@ -12,7 +12,6 @@ from .ir import PackageModel
 from .render_models import render_models
 
 
-
 def _templates_root() -> Traversable:
     # A source checkout (and an editable install) reads templates/ beside generator/; a built wheel
     # carries them inside the package as generator/templates.
@@ -24,7 +23,11 @@ def _templates_root() -> Traversable:
 
 _TEMPLATES = _templates_root()
 _RUNTIME = _TEMPLATES / "runtime"
-_MODULE_TEMPLATES = {"events.py": "events.py.jinja", "reducers.py": "reducers.py.jinja", "__init__.py": "__init__.py.jinja"}
+_MODULE_TEMPLATES = {
+    "events.py": "events.py.jinja",
+    "reducers.py": "reducers.py.jinja",
+    "__init__.py": "__init__.py.jinja",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def render_package(package: PackageModel) -> dict[str, str]:
     runtime_files = _runtime_files(package.header)
     runtime_exports = _public_names(runtime_files["runtime/__init__.py"])
     generated = tuple(name for module in package.exports for name in module.names)
-    root = RootExports(runtime=runtime_exports, all=tuple(sorted(generated + runtime_exports)))
+    root = RootExports(runtime=runtime_exports, all=tuple(sorted(generated + runtime_exports, key=export_order)))
     files = {
         path: environment.get_template(template).render(package=package, root=root)
         for path, template in _MODULE_TEMPLATES.items()
@@ -57,6 +60,12 @@ def render_package(package: PackageModel) -> dict[str, str]:
     files["py.typed"] = ""
     files.update(runtime_files)
     return files
+
+
+def export_order(name: str) -> tuple[int, str]:
+    """isort's order for `__all__`: constants, then classes, then the rest."""
+    rank = 0 if name.isupper() else 1 if name[:1].isupper() else 2
+    return rank, name
 
 
 def _load_template(name: str) -> str:

@@ -2,8 +2,10 @@
 
 import json
 
-
 import datamodel_code_generator as codegen
+from datamodel_code_generator.enums import DataModelType
+from datamodel_code_generator.format import DatetimeClassType
+from datamodel_code_generator.parser import LiteralType
 
 from .ir import PackageModel
 
@@ -28,17 +30,17 @@ def render_models(package: PackageModel) -> str:
         source = codegen.generate(
             json.dumps(document),
             input_file_type=codegen.InputFileType.JsonSchema,
-            output_model_type=codegen.DataModelType.PydanticV2BaseModel,
+            output_model_type=DataModelType.PydanticV2BaseModel,
             target_python_version=codegen.PythonVersion.PY_311,
             use_annotated=True,
             field_constraints=True,
             use_type_alias=True,
-            enum_field_as_literal="all",
+            enum_field_as_literal=LiteralType.All,
             enable_faux_immutability=True,
             use_field_description=True,
             use_schema_description=True,
             use_double_quotes=True,
-            output_datetime_class="AwareDatetime",
+            output_datetime_class=DatetimeClassType.Awaredatetime,
             disable_timestamp=True,
             keep_model_order=True,
             skip_root_model=True,
@@ -56,9 +58,7 @@ def render_models(package: PackageModel) -> str:
 
 def _point_at_runtime(source: str, expects_aggregates: bool) -> str:
     lines = source.splitlines()
-    count = lines.count(_PLACEHOLDER_IMPORT)
-    if count != int(expects_aggregates) or _PLACEHOLDER_MODULE in "\n".join(l for l in lines if l != _PLACEHOLDER_IMPORT):
+    other_mentions = [line for line in lines if _PLACEHOLDER_MODULE in line and line != _PLACEHOLDER_IMPORT]
+    if lines.count(_PLACEHOLDER_IMPORT) != int(expects_aggregates) or other_mentions:
         raise ModelRenderingError("unexpected import of the aggregate base class in generated models")
     return "\n".join(_RUNTIME_IMPORT if line == _PLACEHOLDER_IMPORT else line for line in lines) + "\n"
-
-

@@ -36,22 +36,22 @@ class JsonSchema(_Strict):
     format: SchemaFormat | None = None
     properties: dict[str, JsonSchema] | None = None
     required: list[str] | None = None
-    additionalProperties: bool | JsonSchema | None = None  # noqa: N815 (JSON Schema's spelling)
+    additionalProperties: bool | JsonSchema | None = None
     items: JsonSchema | None = None
-    minItems: int | None = Field(None, ge=0)  # noqa: N815
-    maxItems: int | None = Field(None, ge=0)  # noqa: N815
-    uniqueItems: bool | None = None  # noqa: N815
-    minLength: int | None = Field(None, ge=0)  # noqa: N815
-    maxLength: int | None = Field(None, ge=0)  # noqa: N815
+    minItems: int | None = Field(None, ge=0)
+    maxItems: int | None = Field(None, ge=0)
+    uniqueItems: bool | None = None
+    minLength: int | None = Field(None, ge=0)
+    maxLength: int | None = Field(None, ge=0)
     pattern: str | None = None
     minimum: int | float | None = None
     maximum: int | float | None = None
-    exclusiveMinimum: int | float | None = None  # noqa: N815
-    exclusiveMaximum: int | float | None = None  # noqa: N815
-    multipleOf: int | float | None = Field(None, gt=0)  # noqa: N815
-    anyOf: list[JsonSchema] | None = Field(None, min_length=1)  # noqa: N815
-    oneOf: list[JsonSchema] | None = Field(None, min_length=1)  # noqa: N815
-    allOf: list[JsonSchema] | None = Field(None, min_length=1)  # noqa: N815
+    exclusiveMinimum: int | float | None = None
+    exclusiveMaximum: int | float | None = None
+    multipleOf: int | float | None = Field(None, gt=0)
+    anyOf: list[JsonSchema] | None = Field(None, min_length=1)
+    oneOf: list[JsonSchema] | None = Field(None, min_length=1)
+    allOf: list[JsonSchema] | None = Field(None, min_length=1)
 
 
 class AggregateSpec(_Strict):

@@ -27,7 +27,15 @@ from .yaml_source import JsonPath, LoadedFile, SourceMap
 _KNOWN_KEYS = sorted(
     {
         field_info.alias or name
-        for model in (SpecFile, EventStoreSpec, AggregateSpec, EventSpec, ChannelSpec, ConnectionSpec, JsonSchema)
+        for model in (
+            SpecFile,
+            EventStoreSpec,
+            AggregateSpec,
+            EventSpec,
+            ChannelSpec,
+            ConnectionSpec,
+            JsonSchema,
+        )
         for name, field_info in model.model_fields.items()
     }
 )
@@ -88,12 +96,11 @@ def _data_path(data: Any, detail: ErrorDetails) -> JsonPath:
     for index, part in enumerate(loc):
         if isinstance(current, dict) and isinstance(part, str) and part in current:
             current = current[part]
-            path.append(part)
         elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             current = current[part]
-            path.append(part)
-        elif index == len(loc) - 1 and detail["type"] == "missing":
-            path.append(part)
+        elif not (index == len(loc) - 1 and detail["type"] == "missing"):
+            continue
+        path.append(part)
     return tuple(path)
 
 
@@ -179,7 +186,11 @@ class _PackageChecker:
         for store_id, store in document.spec.event_stores.items():
             self.check_lower_snake(document.key("event_stores", store_id), "event store id", store_id)
             aggregate_name = store.aggregate.name
-            self.check_pascal(document.value("event_stores", store_id, "aggregate", "name"), "aggregate name", aggregate_name)
+            self.check_pascal(
+                document.value("event_stores", store_id, "aggregate", "name"),
+                "aggregate name",
+                aggregate_name,
+            )
             for implicit in _IMPLICIT_AGGREGATE_FIELDS:
                 if store.aggregate.schema_.properties and implicit in store.aggregate.schema_.properties:
                     self.error(
@@ -187,7 +198,10 @@ class _PackageChecker:
                         f"'{implicit}' is an implicit field of every aggregate: remove it from the schema",
                     )
             if not store.events:
-                self.error(document.key("event_stores", store_id, "events"), f"event store '{store_id}' has no events")
+                self.error(
+                    document.key("event_stores", store_id, "events"),
+                    f"event store '{store_id}' has no events",
+                )
             elif not any(event.initial for event in store.events.values()):
                 self.error(
                     document.key("event_stores", store_id, "events"),
@@ -201,7 +215,10 @@ class _PackageChecker:
         if event_type in naming.RESERVED_EVENT_TYPES:
             self.error(position, f"event type '{event_type}' is reserved for the runtime's own messages")
         elif not naming.UPPER_SNAKE.match(event_type):
-            self.error(position, f"event type '{event_type}' must be UPPER_SNAKE (letters, digits, single underscores)")
+            self.error(
+                position,
+                f"event type '{event_type}' must be UPPER_SNAKE (letters, digits, single underscores)",
+            )
 
     def check_lower_snake(self, position: SourcePosition, label: str, name: str) -> None:
         if not naming.LOWER_SNAKE.match(name):
@@ -224,7 +241,10 @@ class _PackageChecker:
                 if source in seen:
                     self.error(position, f"event store '{source}' is listed twice in the sources of '{channel_id}'")
                 elif source not in self.stores:
-                    self.error(position, f"channel '{channel_id}' names unknown event store '{source}'{self.hint(source, self.stores)}")
+                    self.error(
+                        position,
+                        f"channel '{channel_id}' names unknown event store '{source}'{self.hint(source, self.stores)}",
+                    )
                 seen.add(source)
             if not channel.sources:
                 self.error(document.key("channels", channel_id, "sources"), f"channel '{channel_id}' has no sources")
@@ -236,13 +256,15 @@ class _PackageChecker:
             if not store_known:
                 self.error(
                     document.value("connections", index, "store"),
-                    f"connection names unknown event store '{connection.store}'{self.hint(connection.store, self.stores)}",
+                    "connection names unknown event store "
+                    f"'{connection.store}'{self.hint(connection.store, self.stores)}",
                 )
             found = self.channels.get(connection.channel)
             if found is None:
                 self.error(
                     document.value("connections", index, "channel"),
-                    f"connection names unknown channel '{connection.channel}'{self.hint(connection.channel, self.channels)}",
+                    "connection names unknown channel "
+                    f"'{connection.channel}'{self.hint(connection.channel, self.channels)}",
                 )
                 continue
             channel = found[1]
@@ -269,12 +291,16 @@ class _PackageChecker:
             self.check_schema(document, schema, ("definitions", name))
         for store_id, store in document.spec.event_stores.items():
             base: JsonPath = ("event_stores", store_id)
-            self.check_object_schema(document, store.aggregate.schema_, (*base, "aggregate", "schema"), "aggregate schema")
+            self.check_object_schema(
+                document, store.aggregate.schema_, (*base, "aggregate", "schema"), "aggregate schema"
+            )
             if store.metadata is not None:
                 self.check_object_schema(document, store.metadata, (*base, "metadata"), "metadata")
             for event_type, event in store.events.items():
                 if event.payload is not None:
-                    self.check_object_schema(document, event.payload, (*base, "events", event_type, "payload"), "payload")
+                    self.check_object_schema(
+                        document, event.payload, (*base, "events", event_type, "payload"), "payload"
+                    )
 
     def check_object_schema(self, document: SpecDocument, schema: JsonSchema, json_path: JsonPath, label: str) -> None:
         if schema.type != "object":

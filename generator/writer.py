@@ -90,7 +90,7 @@ def compare_package(directory: Path, files: dict[str, str], label: str) -> Compa
     changed = tuple(sorted(path for path in files if path in current and current[path] != files[path]))
     missing = tuple(sorted(path for path in files if path not in current))
     extra = tuple(sorted(path for path in current if path not in files))
-    chunks = []
+    chunks: list[str] = []
     for path in sorted(set(changed) | set(missing) | set(extra)):
         chunks.extend(
             difflib.unified_diff(

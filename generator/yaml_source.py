@@ -11,9 +11,7 @@ from .diagnostics import Diagnostic, SourcePosition
 JsonPath = tuple[str | int, ...]
 
 _SCALARS = yaml.constructor.SafeConstructor()
-_JSON_SCALAR_TAGS = frozenset(
-    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")
-)
+_JSON_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null"))
 
 
 @dataclass
@@ -64,8 +62,7 @@ class _NodeConverter:
             return self._mapping(node, json_path, active | {id(node)})
         if isinstance(node, yaml.SequenceNode):
             return [
-                self.convert(item, (*json_path, index), active | {id(node)})
-                for index, item in enumerate(node.value)
+                self.convert(item, (*json_path, index), active | {id(node)}) for index, item in enumerate(node.value)
             ]
         assert isinstance(node, yaml.ScalarNode)
         if node.tag in _JSON_SCALAR_TAGS:
@@ -83,9 +80,7 @@ class _NodeConverter:
                 )
                 continue
             if not isinstance(key, str) or key_node.tag != "tag:yaml.org,2002:str":
-                self.diagnostics.append(
-                    Diagnostic(self.position(key_node.start_mark), "keys must be strings")
-                )
+                self.diagnostics.append(Diagnostic(self.position(key_node.start_mark), "keys must be strings"))
                 continue
             if key in result:
                 first = self.source_map.keys[(*json_path, key)]
@@ -121,8 +116,10 @@ def load_yaml_file(path: Path, display_path: str) -> tuple[LoadedFile | None, li
         return None, [Diagnostic(SourcePosition(display_path, 1, 1), f"YAML syntax error: {error}")]
     if len(nodes) != 1 or nodes[0] is None:
         where = nodes[1].start_mark if len(nodes) > 1 and nodes[1] is not None else None
-        position = SourcePosition(display_path, where.line + 1, where.column + 1) if where else SourcePosition(
-            display_path, 1, 1
+        position = (
+            SourcePosition(display_path, where.line + 1, where.column + 1)
+            if where
+            else SourcePosition(display_path, 1, 1)
         )
         message = "a spec file holds exactly one YAML document" if nodes else "the spec file is empty"
         return None, [Diagnostic(position, message)]

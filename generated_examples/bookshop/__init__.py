@@ -22,6 +22,7 @@ from .reducers import OrdersReducer
 from .runtime import Aggregate, Event, EventCodec, EventDecodeError, InvalidEventError, KastorError, Reducer
 
 __all__ = [
+    "ORDERS_EVENT_CODEC",
     "Aggregate",
     "Currency",
     "Event",
@@ -31,7 +32,6 @@ __all__ = [
     "Isbn",
     "KastorError",
     "Money",
-    "ORDERS_EVENT_CODEC",
     "Order",
     "OrderCancelled",
     "OrderCancelledPayload",

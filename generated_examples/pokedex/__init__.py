@@ -27,6 +27,8 @@ from .reducers import PokemonsReducer, TrainersReducer
 from .runtime import Aggregate, Event, EventCodec, EventDecodeError, InvalidEventError, KastorError, Reducer
 
 __all__ = [
+    "POKEMONS_EVENT_CODEC",
+    "TRAINERS_EVENT_CODEC",
     "Aggregate",
     "Event",
     "EventCodec",
@@ -34,7 +36,6 @@ __all__ = [
     "InvalidEventError",
     "KastorError",
     "Level",
-    "POKEMONS_EVENT_CODEC",
     "Pokemon",
     "PokemonAppeared",
     "PokemonAppearedPayload",
@@ -46,7 +47,6 @@ __all__ = [
     "PokemonsMetadata",
     "PokemonsReducer",
     "Reducer",
-    "TRAINERS_EVENT_CODEC",
     "Trainer",
     "TrainerCaughtPokemon",
     "TrainerCaughtPokemonPayload",
