@@ -42,7 +42,6 @@ def render_models(package: PackageModel) -> str:
             use_double_quotes=True,
             output_datetime_class=DatetimeClassType.Awaredatetime,
             disable_timestamp=True,
-            keep_model_order=True,
             skip_root_model=True,
             strict_refs=True,
             formatters=[],

@@ -28,17 +28,6 @@ class Money(BaseModel):
     currency: Currency
 
 
-class Order(Aggregate):
-    model_config = ConfigDict(
-        frozen=True,
-    )
-    customer_id: UUID
-    lines: OrderLines
-    status: Literal["placed", "paid", "shipped", "cancelled"]
-    shipping: OrderShipping | None = None
-    paid_at: AwareDatetime | None
-
-
 class OrderCancelledPayload(BaseModel):
     model_config = ConfigDict(
         frozen=True,
@@ -68,16 +57,6 @@ class OrderPaidPayload(BaseModel):
     payment_reference: str
 
 
-class OrderPlacedPayload(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-    )
-    customer_id: UUID
-    lines: OrderLines
-    gift_note: Annotated[str | None, Field(max_length=500)] = None
-    delivery_address: OrderPlacedPayloadDeliveryAddress
-
-
 class OrderPlacedPayloadDeliveryAddress(BaseModel):
     model_config = ConfigDict(
         frozen=True,
@@ -90,15 +69,6 @@ class OrderPlacedPayloadDeliveryAddress(BaseModel):
     """
     ISO 3166-1 alpha-2 code.
     """
-
-
-class OrderShippedPayload(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-    )
-    carrier: Literal["dhl", "ups", "la_poste"]
-    tracking_number: str | None
-    parcels: list[OrderShippedPayloadParcelsItem]
 
 
 class OrderShippedPayloadParcelsItem(BaseModel):
@@ -123,3 +93,33 @@ class OrdersMetadata(BaseModel):
     )
     correlation_id: UUID
     actor: Literal["customer", "staff", "system"]
+
+
+class Order(Aggregate):
+    model_config = ConfigDict(
+        frozen=True,
+    )
+    customer_id: UUID
+    lines: OrderLines
+    status: Literal["placed", "paid", "shipped", "cancelled"]
+    shipping: OrderShipping | None = None
+    paid_at: AwareDatetime | None
+
+
+class OrderPlacedPayload(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+    )
+    customer_id: UUID
+    lines: OrderLines
+    gift_note: Annotated[str | None, Field(max_length=500)] = None
+    delivery_address: OrderPlacedPayloadDeliveryAddress
+
+
+class OrderShippedPayload(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+    )
+    carrier: Literal["dhl", "ups", "la_poste"]
+    tracking_number: str | None
+    parcels: list[OrderShippedPayloadParcelsItem]

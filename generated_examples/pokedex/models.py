@@ -12,28 +12,6 @@ from .runtime import Aggregate
 Level = TypeAliasType("Level", Annotated[int, Field(ge=1, le=100)])
 
 
-class Pokemon(Aggregate):
-    model_config = ConfigDict(
-        frozen=True,
-    )
-    name: str
-    level: Level
-    pokemon_type: PokemonType
-    trainer_id: str | None
-    """
-    Who caught it, if anyone.
-    """
-
-
-class PokemonAppearedPayload(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-    )
-    name: Annotated[str, Field(min_length=1)]
-    level: Level
-    pokemon_type: PokemonType
-
-
 class PokemonCaughtPayload(BaseModel):
     model_config = ConfigDict(
         frozen=True,
@@ -71,3 +49,25 @@ class TrainerRegisteredPayload(BaseModel):
         frozen=True,
     )
     name: Annotated[str, Field(min_length=1)]
+
+
+class Pokemon(Aggregate):
+    model_config = ConfigDict(
+        frozen=True,
+    )
+    name: str
+    level: Level
+    pokemon_type: PokemonType
+    trainer_id: str | None
+    """
+    Who caught it, if anyone.
+    """
+
+
+class PokemonAppearedPayload(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+    )
+    name: Annotated[str, Field(min_length=1)]
+    level: Level
+    pokemon_type: PokemonType
