@@ -97,28 +97,42 @@ def docstring_text(text: str) -> str:
 
 
 class _NameTable:
-    """Every class name the package defines, with what it was made from, so collisions are reported."""
+    """Every class name the package defines, with what it was made from, so collisions are reported.
+
+    The first claim in file order keeps a name; each later owner gets one diagnostic for all the names it
+    shares with that first owner.
+    """
 
     def __init__(self) -> None:
-        self.owners: dict[str, tuple[str, SourcePosition]] = {}
-        self.diagnostics: list[Diagnostic] = []
+        self.claims: list[tuple[SourcePosition, str, str]] = []
 
     def claim(self, name: str, owner: str, position: SourcePosition) -> None:
-        if name in naming.RESERVED_CLASS_NAMES or naming.shadows_python(name):
-            self.diagnostics.append(
-                Diagnostic(position, f"{owner} would define '{name}', which shadows a name that generated code uses")
-            )
-            return
-        first = self.owners.get(name)
-        if first is not None:
-            self.diagnostics.append(
+        self.claims.append((position, owner, name))
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        diagnostics: list[Diagnostic] = []
+        owners: dict[str, tuple[SourcePosition, str]] = {}
+        shared: dict[tuple[SourcePosition, str, SourcePosition, str], list[str]] = {}
+        for position, owner, name in sorted(self.claims):
+            if name in naming.RESERVED_CLASS_NAMES or naming.shadows_python(name):
+                message = f"{owner} would define '{name}', which shadows a name that generated code uses"
+                diagnostics.append(Diagnostic(position, message))
+            elif name in owners and owners[name][1] != owner:
+                first_position, first_owner = owners[name]
+                shared.setdefault((position, owner, first_position, first_owner), []).append(name)
+            else:
+                owners.setdefault(name, (position, owner))
+        for (position, owner, first_position, first_owner), names in shared.items():
+            listed = ", ".join(f"'{name}'" for name in sorted(names))
+            diagnostics.append(
                 Diagnostic(
                     position,
-                    f"{owner} would define '{name}', which {first[0]} (at {first[1]}) already defines: rename one",
+                    f"{owner} would define {listed}, which {first_owner} (at {first_position}) already defines: "
+                    "rename one",
                 )
             )
-            return
-        self.owners[name] = (owner, position)
+        return diagnostics
 
 
 def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[PackageModel | None, list[Diagnostic]]:
@@ -127,7 +141,7 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
     models: list[NamedSchema] = []
 
     def add_model(named: NamedSchema, document: SpecDocument, owner: str) -> None:
-        table.claim(named.name, owner, document.file.source_map.value(named.json_path))
+        table.claim(named.name, owner, document.file.source_map.key(named.json_path))
         models.append(named)
 
     def add_lifted(root: NamedSchema, document: SpecDocument, owner: str) -> NamedSchema:
@@ -138,7 +152,7 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
     for document in package.documents:
         for name, schema in document.spec.definitions.items():
             root = NamedSchema(name, _schema_dict(schema), ("definitions", name))
-            add_model(add_lifted(root, document, f"definition {name}"), document, f"definition {name}")
+            add_model(add_lifted(root, document, f"definition '{name}'"), document, f"definition '{name}'")
 
     stores: list[StoreModel] = []
     aggregate_classes: list[str] = []
@@ -152,7 +166,7 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
     for document in package.documents:
         for channel_id, channel in document.spec.channels.items():
             class_name = naming.pascal_from_snake(channel_id)
-            table.claim(class_name, f"channel {channel_id}", document.key("channels", channel_id))
+            table.claim(class_name, f"channel '{channel_id}'", document.key("channels", channel_id))
             channels.append(
                 ChannelModel(channel_id, class_name, channel.kind, channel.message, tuple(sorted(channel.sources)))
             )
@@ -198,13 +212,13 @@ def _build_store(
     store = document.spec.event_stores[store_id]
     store_pascal = naming.pascal_from_snake(store_id)
     store_position = document.key("event_stores", store_id)
-    owner = f"event store {store_id}"
+    owner = f"event store '{store_id}'"
     base = ("event_stores", store_id)
 
     aggregate_class = store.aggregate.name
     aggregate_root = NamedSchema(aggregate_class, _schema_dict(store.aggregate.schema_), (*base, "aggregate", "schema"))
     add_model(
-        add_lifted(aggregate_root, document, f"aggregate {aggregate_class}"),
+        add_lifted(aggregate_root, document, f"aggregate '{aggregate_class}'"),
         document,
         f"aggregate of {owner}",
     )
@@ -221,7 +235,7 @@ def _build_store(
     for event_type in sorted(store.events):
         event = store.events[event_type]
         class_name = naming.pascal_from_snake(event_type)
-        event_owner = f"event {event_type}"
+        event_owner = f"event '{event_type}'"
         table.claim(class_name, event_owner, document.key(*base, "events", event_type))
         payload_class = None
         if event.payload is not None:

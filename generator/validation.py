@@ -4,11 +4,12 @@ Every problem becomes a `Diagnostic` at the position of what it is about; nothin
 """
 
 import difflib
+import keyword
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from . import naming
@@ -24,21 +25,7 @@ from .spec_model import (
 )
 from .yaml_source import JsonPath, LoadedFile, SourceMap
 
-_KNOWN_KEYS = sorted(
-    {
-        field_info.alias or name
-        for model in (
-            SpecFile,
-            EventStoreSpec,
-            AggregateSpec,
-            EventSpec,
-            ChannelSpec,
-            ConnectionSpec,
-            JsonSchema,
-        )
-        for name, field_info in model.model_fields.items()
-    }
-)
+_SCHEMA_SECTIONS = frozenset({"schema", "metadata", "payload"})
 _UNION_ONLY_ERRORS = frozenset({"list_type", "dict_type", "model_type", "model_attributes_type"})
 _IMPLICIT_AGGREGATE_FIELDS = ("aggregate_id", "version")
 DEFINITION_REF_PREFIX = "#/definitions/"
@@ -84,8 +71,36 @@ def _structure_diagnostics(error: ValidationError, loaded: LoadedFile) -> list[D
     for json_path in deepest:
         details = grouped[json_path]
         chosen = next((d for d in details if d["type"] not in _UNION_ONLY_ERRORS), details[0])
+        if chosen["type"] == "missing" and _misspelt(json_path, deepest, grouped):
+            continue  # the unknown key that is its misspelling says it better
         diagnostics.append(_describe(chosen, json_path, loaded.source_map))
     return diagnostics
+
+
+def _misspelt(missing: JsonPath, paths: list[JsonPath], grouped: dict[JsonPath, list[ErrorDetails]]) -> bool:
+    siblings = [
+        str(path[-1])
+        for path in paths
+        if path[:-1] == missing[:-1] and any(d["type"] == "extra_forbidden" for d in grouped[path])
+    ]
+    return bool(difflib.get_close_matches(str(missing[-1]), siblings, n=1))
+
+
+def allowed_keys(json_path: JsonPath) -> list[str]:
+    """The keys of the spec model that the mapping at `json_path` is validated against."""
+    model: type[BaseModel] = SpecFile
+    if any(part in _SCHEMA_SECTIONS for part in json_path[1:]) or json_path[:1] == ("definitions",):
+        model = JsonSchema
+    elif json_path[:1] == ("channels",):
+        model = ChannelSpec
+    elif json_path[:1] == ("connections",):
+        model = ConnectionSpec
+    elif json_path[:1] == ("event_stores",):
+        by_depth: dict[int, type[BaseModel]] = {2: EventStoreSpec, 3: AggregateSpec, 4: EventSpec}
+        model = by_depth.get(len(json_path), EventStoreSpec)
+    if model is not SpecFile and len(json_path) < 2:
+        model = SpecFile
+    return sorted(info.alias or name for name, info in model.model_fields.items())
 
 
 def _data_path(data: Any, detail: ErrorDetails) -> JsonPath:
@@ -109,19 +124,31 @@ def _describe(detail: ErrorDetails, json_path: JsonPath, source_map: SourceMap) 
     name = json_path[-1] if json_path else "<document>"
     if kind == "missing":
         parent = json_path[:-1]
-        where = f" in '{parent[-1]}'" if parent else ""
-        return Diagnostic(source_map.key(parent), f"missing required key '{name}'{where}")
+        return Diagnostic(source_map.key(parent), f"missing required key '{name}'{_place(parent)}")
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(name), _KNOWN_KEYS, n=1)
+        close = difflib.get_close_matches(str(name), allowed_keys(json_path[:-1]), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return Diagnostic(source_map.key(json_path), f"unknown key '{name}'{hint}")
     message = detail["msg"].replace("Input should be", "expected").replace("a valid dictionary", "a mapping")
     message = message.replace("a valid list", "a list").replace("a valid string", "a string")
     message = message.replace("a valid integer", "an integer").replace("a valid boolean", "true or false")
-    label = f"'{name}'" if isinstance(name, str) else f"item {name}"
+    label = f"'{name}'" if isinstance(name, str) else f"item {name + 1}"
     got = detail.get("input")
+    if json_path == ("kastor",) and kind == "literal_error":
+        return Diagnostic(
+            source_map.value(json_path),
+            f"unsupported spec format version {_yaml_repr(got)}: this kastor reads version 1",
+        )
     shown = "" if isinstance(got, dict | list) else f", got {_yaml_repr(got)}"
     return Diagnostic(source_map.value(json_path), f"{label}: {message}{shown}")
+
+
+def _place(json_path: JsonPath) -> str:
+    if not json_path:
+        return ""
+    if isinstance(json_path[-1], int):
+        return f" in item {json_path[-1] + 1} of '{json_path[-2]}'"
+    return f" in '{json_path[-1]}'"
 
 
 def _yaml_repr(value: Any) -> str:
@@ -162,11 +189,13 @@ class _PackageChecker:
 
     def check_package_name(self, document: SpecDocument) -> None:
         name = document.spec.package
-        if not naming.LOWER_SNAKE.match(name) or naming.shadows_python(name):
+        if not naming.LOWER_SNAKE.match(name):
             self.error(
                 document.value("package"),
-                f"package name '{name}' must be a lower_snake Python identifier that is not a keyword or builtin",
+                f"package name '{name}' is not a lower_snake Python identifier (letters, digits, single underscores)",
             )
+        elif naming.shadows_python(name):
+            self.error(document.value("package"), f"package name '{name}' is a Python keyword or builtin")
 
     def collect(self, document: SpecDocument) -> None:
         tables: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
@@ -224,12 +253,15 @@ class _PackageChecker:
         if not naming.LOWER_SNAKE.match(name):
             self.error(position, f"{label} '{name}' must be lower_snake (letters, digits, single underscores)")
         elif naming.shadows_python(name):
-            self.error(position, f"{label} '{name}' shadows a Python keyword or builtin")
+            kind = "keyword" if keyword.iskeyword(name) or keyword.issoftkeyword(name) else "builtin"
+            self.error(position, f"{label} '{name}' is a Python {kind}")
 
     def check_pascal(self, position: SourcePosition, label: str, name: str) -> None:
         if not naming.PASCAL_CASE.match(name):
             self.error(position, f"{label} '{name}' must be a PascalCase identifier (letters and digits)")
-        elif naming.shadows_python(name) or name in naming.RESERVED_CLASS_NAMES:
+        elif naming.shadows_python(name):
+            self.error(position, f"{label} '{name}' shadows the Python builtin '{name}'")
+        elif name in naming.RESERVED_CLASS_NAMES:
             self.error(position, f"{label} '{name}' shadows a name that generated code uses")
 
     def check_channels(self, document: SpecDocument) -> None:
@@ -250,7 +282,7 @@ class _PackageChecker:
                 self.error(document.key("channels", channel_id, "sources"), f"channel '{channel_id}' has no sources")
 
     def check_connections(self, document: SpecDocument) -> None:
-        seen: set[tuple[str, str]] = set()
+        seen: dict[tuple[str, str], SourcePosition] = {}
         for index, connection in enumerate(document.spec.connections):
             store_known = connection.store in self.stores
             if not store_known:
@@ -282,8 +314,11 @@ class _PackageChecker:
                 )
             pair = (connection.store, connection.channel)
             if pair in seen:
-                self.error(document.value("connections", index), "this connection is listed twice")
-            seen.add(pair)
+                self.error(
+                    document.value("connections", index),
+                    f"connection {connection.store} → {connection.channel} is already listed at {seen[pair]}",
+                )
+            seen.setdefault(pair, document.value("connections", index))
 
     def check_schemas(self, document: SpecDocument) -> None:
         for name, schema in document.spec.definitions.items():
@@ -304,9 +339,10 @@ class _PackageChecker:
 
     def check_object_schema(self, document: SpecDocument, schema: JsonSchema, json_path: JsonPath, label: str) -> None:
         if schema.type != "object":
+            found = f"type {schema.type!r}" if schema.type else "no type"
             self.error(
                 document.file.source_map.value(json_path),
-                f"{label} must be an object schema ('type: object' with its 'properties')",
+                f"{label} must be an object schema ('type: object' with its 'properties'), got {found}",
             )
         self.check_schema(document, schema, json_path)
 
@@ -347,6 +383,6 @@ def _walk_schema(schema: JsonSchema, json_path: JsonPath) -> Iterator[tuple[Json
         yield from _walk_schema(schema.items, (*json_path, "items"))
     if isinstance(schema.additionalProperties, JsonSchema):
         yield from _walk_schema(schema.additionalProperties, (*json_path, "additionalProperties"))
-    for keyword, members in (("anyOf", schema.anyOf), ("oneOf", schema.oneOf), ("allOf", schema.allOf)):
+    for combinator, members in (("anyOf", schema.anyOf), ("oneOf", schema.oneOf), ("allOf", schema.allOf)):
         for index, member in enumerate(members or ()):
-            yield from _walk_schema(member, (*json_path, keyword, index))
+            yield from _walk_schema(member, (*json_path, combinator, index))

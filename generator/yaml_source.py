@@ -45,6 +45,9 @@ class LoadedFile:
     source_map: SourceMap
 
 
+_KEY_KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "null": "null", "timestamp": "a date"}
+
+
 class _NodeConverter:
     def __init__(self, source_map: SourceMap) -> None:
         self.source_map = source_map
@@ -80,7 +83,10 @@ class _NodeConverter:
                 )
                 continue
             if not isinstance(key, str) or key_node.tag != "tag:yaml.org,2002:str":
-                self.diagnostics.append(Diagnostic(self.position(key_node.start_mark), "keys must be strings"))
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "this key"
+                kind = _KEY_KINDS.get(key_node.tag.rsplit(":", 1)[-1], "a non-string value")
+                message = f"key {shown} is read by YAML as {kind}, not a string: quote it ('{shown}')"
+                self.diagnostics.append(Diagnostic(self.position(key_node.start_mark), message))
                 continue
             if key in result:
                 first = self.source_map.keys[(*json_path, key)]
@@ -111,6 +117,11 @@ def load_yaml_file(path: Path, display_path: str) -> tuple[LoadedFile | None, li
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = error.problem or error.context or "invalid YAML"
+        if "'\\t'" in problem:
+            problem = "a tab cannot indent YAML: use spaces"
+        elif error.context and error.context_mark and error.problem_mark and error.context_mark != error.problem_mark:
+            start = error.context_mark
+            problem = f"{problem} ({error.context} that starts at line {start.line + 1}, column {start.column + 1})"
         return None, [Diagnostic(SourcePosition(display_path, line, column), f"YAML syntax error: {problem}")]
     except yaml.YAMLError as error:
         return None, [Diagnostic(SourcePosition(display_path, 1, 1), f"YAML syntax error: {error}")]
