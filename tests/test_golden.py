@@ -16,7 +16,9 @@ def generate_into(output: Path, cwd: Path, *specs: str) -> None:
 
 
 def test_example_specs_exist_for_each_committed_package() -> None:
-    assert sorted(path.name for path in EXAMPLES.iterdir() if path.is_dir()) == list(PACKAGES)
+    assert sorted(path.name for path in EXAMPLES.iterdir() if path.is_dir() and not path.name.startswith(".")) == list(
+        PACKAGES
+    )
     assert len(EXAMPLE_SPECS) == len(PACKAGES)
 
 
@@ -63,7 +65,7 @@ def test_the_users_ruff_settings_do_not_change_the_bytes(tmp_path: Path) -> None
     shutil.copy(REPO / "specs" / "pokedex.yaml", project / "specs" / "pokedex.yaml")
     (project / "pyproject.toml").write_text(
         '[tool.ruff]\nline-length = 40\n[tool.ruff.format]\nquote-style = "single"\nindent-style = "tab"\n'
-        '[tool.ruff.lint.isort]\nforce-single-line = true\n',
+        "[tool.ruff.lint.isort]\nforce-single-line = true\n",
         encoding="utf-8",
     )
     (project / "ruff.toml").write_text("line-length = 50\n", encoding="utf-8")
