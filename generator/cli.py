@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .config import ConfigError, find_project_root, load_config
 from .diagnostics import SpecError
+from .formatting import FormattingError
 from .pipeline import SpecSource, generate, load_packages
 from .spec_model import spec_json_schema
 from .writer import ForeignFilesError, compare_package, write_package
@@ -21,6 +22,7 @@ from .writer import ForeignFilesError, compare_package, write_package
 EXIT_OK = 0
 EXIT_STALE = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 3
 
 
 class UsageError(Exception):
@@ -42,6 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError, ForeignFilesError) as error:
         print(f"kastor: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as error:
+        print(f"kastor: cannot write the output: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except FormattingError as error:
+        print(f"kastor: internal error, please report it: {error}", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
     except KeyboardInterrupt:
         print("kastor: interrupted", file=sys.stderr)
         return 130

@@ -220,3 +220,12 @@ def test_a_spec_error_in_one_package_writes_no_package(tmp_path: Path) -> None:
     assert result.code == 2
     assert "declares no event store" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unwritable_output_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output directory should be\n")
+    result = run_cli("generate", POKEDEX, "-o", str(blocker))
+    assert result.code == 2
+    assert result.stderr.startswith("kastor: cannot write the output:")
+    assert "Traceback" not in result.stderr
