@@ -26,17 +26,7 @@ from pokedex import (
     PokemonsReducer,
 )
 
-
-class Pokedex(PokemonsReducer):
-    def on_pokemon_appeared(self, event: PokemonAppeared) -> Pokemon:
-        payload = event.payload
-        return Pokemon(name=payload.name, level=payload.level, pokemon_type=payload.pokemon_type, trainer_id=None)
-
-    def on_pokemon_caught(self, aggregate: Pokemon, event: PokemonCaught) -> Pokemon:
-        return aggregate.model_copy(update={"trainer_id": event.payload.trainer_id})
-
-    def on_pokemon_leveled_up(self, aggregate: Pokemon, event: PokemonLeveledUp) -> Pokemon:
-        return aggregate.model_copy(update={"level": aggregate.level + 1})
+from demo.pokedex_demo import Pokedex
 
 
 def appeared(version: int = 1, **overrides: object) -> PokemonAppeared:
