@@ -4,6 +4,7 @@ Templates only lay these dataclasses out. Everything is sorted by name, so the o
 on the order of spec files or of keys within them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -207,7 +208,11 @@ def _event_module_names(stores: list[StoreModel]) -> list[str]:
 
 
 def _build_store(
-    store_id: str, document: SpecDocument, table: _NameTable, add_model: Any, add_lifted: Any
+    store_id: str,
+    document: SpecDocument,
+    table: _NameTable,
+    add_model: Callable[[NamedSchema, SpecDocument, str], None],
+    add_lifted: Callable[[NamedSchema, SpecDocument, str], NamedSchema],
 ) -> StoreModel:
     store = document.spec.event_stores[store_id]
     store_pascal = naming.pascal_from_snake(store_id)
