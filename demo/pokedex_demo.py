@@ -1,29 +1,43 @@
-"""The pokedex demo: typed events of the generated `pokedex` package, stored as JSON and folded back.
+"""The pokedex demo: typed event stores of the generated `pokedex` package on SQLite, the embedded default.
 
-Run it from the repository root after `kastor generate`:  python demo/pokedex_demo.py
+Run it from the repository root after `kastor generate`:
 
-Event stores with SQLite storage and the in-memory channels arrive with the runtime's next layers; this
-demo shows what the generated package gives today: validated events, their JSON codec and reducers.
+    python demo/pokedex_demo.py [--database PATH]
+
+Without --database the events go to a fresh file in a temporary directory. Pikachu appears, levels up
+and is caught by Ash: the catch is one atomic group of two events in two stores. The aggregates are then
+rebuilt from the stored events, and the stores list their aggregates.
 """
 
-import sqlite3
+import argparse
+import asyncio
 import sys
-from datetime import UTC, datetime
+import tempfile
 from pathlib import Path
 
 # The generated package lives in generated_examples/, which is not installed: make it importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated_examples"))
 
 from pokedex import (
-    POKEMONS_EVENT_CODEC,
+    EventStore,
     Pokemon,
     PokemonAppeared,
     PokemonAppearedPayload,
     PokemonCaught,
     PokemonCaughtPayload,
     PokemonLeveledUp,
-    PokemonsEvent,
+    PokemonsEventStore,
     PokemonsReducer,
+    PushEventResult,
+    SQLiteEventStorageAdapter,
+    Trainer,
+    TrainerCaughtPokemon,
+    TrainerCaughtPokemonPayload,
+    TrainerRegistered,
+    TrainerRegisteredPayload,
+    TrainersEvent,
+    TrainersEventStore,
+    TrainersReducer,
 )
 
 
@@ -41,41 +55,78 @@ class Pokedex(PokemonsReducer):
         return aggregate.model_copy(update={"level": aggregate.level + 1})
 
 
+class TrainerBook(TrainersReducer):
+    """How each trainer event changes a trainer."""
+
+    def on_trainer_registered(self, event: TrainerRegistered) -> Trainer:
+        return Trainer(name=event.payload.name, caught_pokemon_ids=[])
+
+    def on_trainer_caught_pokemon(self, aggregate: Trainer, event: TrainerCaughtPokemon) -> Trainer:
+        return aggregate.model_copy(
+            update={"caught_pokemon_ids": [*aggregate.caught_pokemon_ids, event.payload.pokemon_id]}
+        )
+
+
+async def run(database: Path) -> None:
+    async with SQLiteEventStorageAdapter(database) as storage:
+        pokemons = PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=storage)
+        trainers = TrainersEventStore(reducer=TrainerBook(), event_storage_adapter=storage, on_event_pushed=announce)
+
+        appeared = await pokemons.push_event(
+            PokemonAppeared(
+                aggregate_id="pikachu-1",
+                version=1,
+                payload=PokemonAppearedPayload(name="Pikachu", level=5, pokemon_type="electric"),
+            )
+        )
+        # Passing the previous aggregate gives the next one without reading the store again.
+        await pokemons.push_event(
+            PokemonLeveledUp(aggregate_id="pikachu-1", version=2), prev_aggregate=appeared.next_aggregate
+        )
+        await trainers.push_event(
+            TrainerRegistered(aggregate_id="ash", version=1, payload=TrainerRegisteredPayload(name="Ash"))
+        )
+
+        # A catch changes two aggregates of two stores: both events are stored, or neither is.
+        pikachu = await pokemons.get_existing_aggregate("pikachu-1")
+        ash = await trainers.get_existing_aggregate("ash")
+        await EventStore.push_event_group(
+            pokemons.group_event(
+                PokemonCaught(aggregate_id="pikachu-1", version=3, payload=PokemonCaughtPayload(trainer_id="ash")),
+                prev_aggregate=pikachu.aggregate,
+            ),
+            trainers.group_event(
+                TrainerCaughtPokemon(
+                    aggregate_id="ash", version=2, payload=TrainerCaughtPokemonPayload(pokemon_id="pikachu-1")
+                ),
+                prev_aggregate=ash.aggregate,
+            ),
+        )
+
+        rebuilt = await pokemons.get_existing_aggregate("pikachu-1")
+        for event in rebuilt.events:
+            print(f"pokemons/{event.aggregate_id} v{event.version} {event.type}")
+        pokemon = rebuilt.aggregate
+        print(f"{pokemon.name}: level {pokemon.level}, caught by {pokemon.trainer_id} (version {pokemon.version})")
+        trainer = (await trainers.get_existing_aggregate("ash")).aggregate
+        print(f"{trainer.name} has caught {', '.join(trainer.caught_pokemon_ids)}")
+        listed = await pokemons.list_aggregate_ids()
+        print("pokemons stored:", ", ".join(entry.aggregate_id for entry in listed.aggregate_ids))
+
+
+async def announce(pushed: PushEventResult[TrainersEvent, Trainer]) -> None:
+    print(f"trainers/{pushed.event.aggregate_id} v{pushed.event.version} {pushed.event.type} stored")
+
+
 def main() -> None:
-    now = datetime.now(UTC)
-    history: list[PokemonsEvent] = [
-        PokemonAppeared(
-            aggregate_id="pikachu-1",
-            version=1,
-            timestamp=now,
-            payload=PokemonAppearedPayload(name="Pikachu", level=5, pokemon_type="electric"),
-        ),
-        PokemonLeveledUp(aggregate_id="pikachu-1", version=2, timestamp=now),
-        PokemonCaught(
-            aggregate_id="pikachu-1", version=3, timestamp=now, payload=PokemonCaughtPayload(trainer_id="ash")
-        ),
-    ]
-
-    # Events travel as JSON: here through an embedded SQLite table, as a storage adapter keeps them.
-    with sqlite3.connect(":memory:") as database:
-        database.execute(
-            "CREATE TABLE events (aggregate_id TEXT, version INTEGER, body BLOB, PRIMARY KEY (aggregate_id, version))"
-        )
-        database.executemany(
-            "INSERT INTO events VALUES (?, ?, ?)",
-            [(event.aggregate_id, event.version, POKEMONS_EVENT_CODEC.to_json(event)) for event in history],
-        )
-        rows = database.execute("SELECT body FROM events WHERE aggregate_id = ? ORDER BY version", ("pikachu-1",))
-        stored = [POKEMONS_EVENT_CODEC.from_json(body) for (body,) in rows]
-
-    assert stored == history, "the JSON round trip changed an event"
-    pikachu = Pokedex().fold(stored)
-    assert pikachu is not None
-    for event in stored:
-        print(f"v{event.version} {event.type}")
-    print(
-        f"{pikachu.name}: level {pikachu.level}, caught by {pikachu.trainer_id} (aggregate version {pikachu.version})"
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--database", type=Path, help="SQLite file to use (default: a fresh temporary file)")
+    arguments = parser.parse_args()
+    if arguments.database is not None:
+        asyncio.run(run(arguments.database))
+        return
+    with tempfile.TemporaryDirectory(prefix="kastor-demo-") as directory:
+        asyncio.run(run(Path(directory) / "pokedex.sqlite3"))
 
 
 if __name__ == "__main__":

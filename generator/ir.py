@@ -37,11 +37,19 @@ class StoreModel:
     union_annotation: str
     codec_name: str
     reducer_class: str
+    store_class: str
+    store_id_literal: str
     docstring: str
 
     @property
     def initial_events(self) -> tuple[EventModel, ...]:
         return tuple(event for event in self.events if event.initial)
+
+    @property
+    def initial_event_types(self) -> str:
+        """The initial event types as a tuple literal, for the store's constructor."""
+        types = [f'"{event.event_type}"' for event in self.initial_events]
+        return f"({', '.join(types)},)" if len(types) == 1 else f"({', '.join(types)})"
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,20 @@ class PackageModel:
     def reducer_event_imports(self) -> tuple[str, ...]:
         names = {event.class_name for store in self.stores for event in store.events}
         return tuple(sorted(names | {store.union_name for store in self.stores}))
+
+    @property
+    def store_event_imports(self) -> tuple[str, ...]:
+        names = {store.union_name for store in self.stores} | {store.codec_name for store in self.stores}
+        return tuple(sorted(names, key=_import_order))
+
+    @property
+    def store_reducer_imports(self) -> tuple[str, ...]:
+        return tuple(sorted(store.reducer_class for store in self.stores))
+
+
+def _import_order(name: str) -> tuple[int, str]:
+    # isort's force-sort-within-sections order, which ruff keeps: constants, then classes.
+    return (0 if name.isupper() else 1, name)
 
 
 def docstring_text(text: str) -> str:
@@ -181,6 +203,7 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
         ModuleExports("events", tuple(sorted(_event_module_names(stores)))),
         ModuleExports("models", tuple(named.name for named in ordered_models)),
         ModuleExports("reducers", tuple(sorted(store.reducer_class for store in stores))),
+        ModuleExports("stores", tuple(sorted(store.store_class for store in stores))),
     )
     spec_paths = tuple(sorted(header_paths))
     return (
@@ -267,7 +290,8 @@ def _build_store(
 
     union_name = f"{store_pascal}Event"
     reducer_class = f"{store_pascal}Reducer"
-    for derived in (union_name, reducer_class, f"{store_pascal}EventStore"):
+    store_class = f"{store_pascal}EventStore"
+    for derived in (union_name, reducer_class, store_class):
         table.claim(derived, owner, store_position)
     for kind in ("Notification", "StateCarrying", "AggregateExists"):
         table.claim(f"{store_pascal}{kind}Message", owner, store_position)
@@ -284,6 +308,8 @@ def _build_store(
         union_annotation=union_annotation,
         codec_name=f"{store_id.upper()}_EVENT_CODEC",
         reducer_class=reducer_class,
+        store_class=store_class,
+        store_id_literal=f'Literal["{store_id}"]',
         docstring=docstring_text(store.description or f"The events of the {store_id} store."),
     )
 

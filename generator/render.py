@@ -26,6 +26,7 @@ _RUNTIME = _TEMPLATES / "runtime"
 _MODULE_TEMPLATES = {
     "events.py": "events.py.jinja",
     "reducers.py": "reducers.py.jinja",
+    "stores.py": "stores.py.jinja",
     "__init__.py": "__init__.py.jinja",
 }
 

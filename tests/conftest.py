@@ -5,6 +5,8 @@ saying how to run them when the server is missing. With KASTOR_REQUIRE_SERVICES=
 fails the run instead, so that CI never passes without having talked to the real servers.
 """
 
+import asyncio
+import inspect
 import os
 
 import pytest
@@ -24,3 +26,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         report.longrepr = f"KASTOR_REQUIRE_SERVICES=1 but a service test was skipped: {report.longrepr}"
     return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Runs `async def` tests in a fresh event loop each, so the suite needs no asyncio plugin."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(pyfuncitem.obj(**arguments))
+    return True

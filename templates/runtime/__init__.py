@@ -6,16 +6,56 @@ Kastor at run time, only pydantic.
 
 from .aggregates import Aggregate
 from .codecs import EventCodec
-from .errors import EventDecodeError, InvalidEventError, KastorError
+from .commands import Command, OnEventAlreadyExists
+from .errors import (
+    AggregateNotFoundError,
+    EventAlreadyExistsError,
+    EventDecodeError,
+    EventGroupError,
+    InvalidEventError,
+    InvalidPageTokenError,
+    KastorError,
+    UndefinedEventStorageAdapterError,
+)
 from .events import Event
+from .in_memory_storage import InMemoryEventStorageAdapter
 from .reducers import Reducer
+from .results import GetAggregateResult, GetExistingAggregateResult, ListAggregateIdsResult, PushEventResult
+from .sqlite_storage import SQLiteEventStorageAdapter
+from .storage import AggregateIdEntry, AggregateIdsQuery, EventsQuery, EventStorageAdapter, StorageContext
+from .stores import EventStore, GroupedEvent, OnEventPushed
+from .testing import MockedEventStore, mock_event_store, mute_event_store
 
 __all__ = [
     "Aggregate",
+    "AggregateIdEntry",
+    "AggregateIdsQuery",
+    "AggregateNotFoundError",
+    "Command",
     "Event",
+    "EventAlreadyExistsError",
     "EventCodec",
     "EventDecodeError",
+    "EventGroupError",
+    "EventStorageAdapter",
+    "EventStore",
+    "EventsQuery",
+    "GetAggregateResult",
+    "GetExistingAggregateResult",
+    "GroupedEvent",
+    "InMemoryEventStorageAdapter",
     "InvalidEventError",
+    "InvalidPageTokenError",
     "KastorError",
+    "ListAggregateIdsResult",
+    "MockedEventStore",
+    "OnEventAlreadyExists",
+    "OnEventPushed",
+    "PushEventResult",
     "Reducer",
+    "SQLiteEventStorageAdapter",
+    "StorageContext",
+    "UndefinedEventStorageAdapterError",
+    "mock_event_store",
+    "mute_event_store",
 ]

@@ -1,7 +1,7 @@
 """The base class of every generated event class."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -10,14 +10,19 @@ class Event(BaseModel):
     """One immutable fact of an aggregate's history.
 
     Generated subclasses add `type` (a string literal), `payload` and `metadata` when their spec
-    declares them. `timestamp` is optional on input: the storage adapter sets it when it stores the event.
+    declares them. `timestamp` is optional on input: the event store sets it when it pushes the event.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: The id of the store whose events are of this class (set by each generated class).
+    event_store_id: ClassVar[str]
+
     aggregate_id: str
     version: Annotated[int, Field(ge=1)]
     timestamp: AwareDatetime | None = None
+    #: The event type; each generated class narrows it to its own string literal.
+    type: str
 
     @field_validator("timestamp")
     @classmethod

@@ -23,7 +23,9 @@ class Reducer(ABC, Generic[EventT, AggregateT]):
     def reduce(self, aggregate: AggregateT | None, event: EventT) -> AggregateT:
         """Applies one event; the result carries the event's aggregate id and version."""
         next_aggregate = self._dispatch(aggregate, event)
-        return next_aggregate.model_copy(update={"aggregate_id": event.aggregate_id, "version": event.version})
+        return next_aggregate.model_copy(
+            update={"aggregate_id": event.aggregate_id, "version": event.version}
+        )
 
     def fold(self, events: Iterable[EventT], aggregate: AggregateT | None = None) -> AggregateT | None:
         """Applies events in order, starting from `aggregate` (no aggregate: the first must be initial)."""

@@ -7,7 +7,7 @@ class KastorError(Exception):
 
 
 class InvalidEventError(KastorError):
-    """An event cannot be applied: it breaks the rules of its store (initial events, versions)."""
+    """An event breaks the rules of its store (its schema, initial events, versions): nothing was stored."""
 
     def __init__(self, message: str, *, event_store_id: str, aggregate_id: str, version: int) -> None:
         super().__init__(f"{event_store_id}/{aggregate_id} v{version}: {message}")
@@ -16,9 +16,64 @@ class InvalidEventError(KastorError):
         self.version = version
 
 
+class EventAlreadyExistsError(KastorError):
+    """An event with this version is already stored for the aggregate: another writer came first."""
+
+    def __init__(self, *, event_store_id: str, aggregate_id: str, version: int) -> None:
+        super().__init__(
+            f"{event_store_id}/{aggregate_id} v{version}: an event with this version already exists "
+            "(reload the aggregate and retry, or pass force=True to overwrite it)"
+        )
+        self.event_store_id = event_store_id
+        self.aggregate_id = aggregate_id
+        self.version = version
+
+
+class AggregateNotFoundError(KastorError):
+    """The aggregate has no event in its store."""
+
+    def __init__(self, *, event_store_id: str, aggregate_id: str) -> None:
+        super().__init__(f"{event_store_id}/{aggregate_id}: aggregate not found (it has no event)")
+        self.event_store_id = event_store_id
+        self.aggregate_id = aggregate_id
+
+
+class UndefinedEventStorageAdapterError(KastorError):
+    """The store was used before an event storage adapter was set."""
+
+    def __init__(self, *, event_store_id: str) -> None:
+        super().__init__(
+            f"{event_store_id}: no event storage adapter is set "
+            "(pass event_storage_adapter= to the store or assign store.event_storage_adapter)"
+        )
+        self.event_store_id = event_store_id
+
+
+class EventGroupError(KastorError, ValueError):
+    """A group of events cannot be pushed together (empty, or its stores use different adapters)."""
+
+
+class InvalidPageTokenError(KastorError, ValueError):
+    """A page token of `list_aggregate_ids` is malformed or belongs to another store."""
+
+    def __init__(self, message: str, *, event_store_id: str) -> None:
+        super().__init__(f"{event_store_id}: invalid page token: {message}")
+        self.event_store_id = event_store_id
+
+
 class EventDecodeError(KastorError):
     """Stored data could not be turned back into an event of its store."""
 
-    def __init__(self, message: str, *, event_store_id: str) -> None:
-        super().__init__(f"{event_store_id}: {message}")
+    def __init__(
+        self,
+        message: str,
+        *,
+        event_store_id: str,
+        aggregate_id: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        where = event_store_id if aggregate_id is None else f"{event_store_id}/{aggregate_id} v{version}"
+        super().__init__(f"{where}: {message}")
         self.event_store_id = event_store_id
+        self.aggregate_id = aggregate_id
+        self.version = version

@@ -1,0 +1,126 @@
+"""Event storage in the process's memory: for tests, prototypes and the demo. Nothing survives the process."""
+
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from .errors import EventAlreadyExistsError
+from .events import Event
+from .storage import (
+    AggregateIdEntry,
+    AggregateIdsQuery,
+    EventsQuery,
+    EventStorageAdapter,
+    StorageContext,
+    is_after,
+    missing_previous_version,
+)
+
+EventT = TypeVar("EventT", bound=Event)
+
+
+class InMemoryEventStorageAdapter(EventStorageAdapter):
+    """Keeps events in dictionaries; one instance may serve several stores.
+
+    `initial_events` seeds it: events of generated classes (which know their store), each aggregate's
+    versions contiguous from 1; those without a timestamp get the time of seeding. Safe to share
+    between threads.
+    """
+
+    def __init__(self, initial_events: Iterable[Event] = ()) -> None:
+        # store id -> aggregate id -> events, where the event of version v sits at index v - 1.
+        self._events: dict[str, dict[str, list[Event]]] = {}
+        self._lock = threading.Lock()
+        seeded_at = datetime.now(UTC)
+        for event in sorted(
+            initial_events, key=lambda event: (event.event_store_id, event.aggregate_id, event.version)
+        ):
+            if event.timestamp is None:
+                event = event.model_copy(update={"timestamp": seeded_at})
+            stored = self._events.setdefault(event.event_store_id, {}).setdefault(event.aggregate_id, [])
+            if event.version != len(stored) + 1:
+                raise ValueError(
+                    f"initial events of {event.event_store_id}/{event.aggregate_id} must have versions 1, 2, 3..."
+                    f" without gaps or duplicates; found v{event.version} after v{len(stored)}"
+                )
+            stored.append(event)
+
+    async def push_events(
+        self, events: Sequence[tuple[StorageContext[Any], Event]], *, force: bool = False
+    ) -> None:
+        with self._lock:
+            self._check(events, force=force)
+            for context, event in events:
+                stored = self._events.setdefault(context.event_store_id, {}).setdefault(
+                    event.aggregate_id, []
+                )
+                if event.version <= len(stored):
+                    stored[event.version - 1] = event
+                else:
+                    stored.append(event)
+
+    def _check(self, events: Sequence[tuple[StorageContext[Any], Event]], *, force: bool) -> None:
+        """Raises what storing the events would break, before anything is changed (atomicity)."""
+        lengths: dict[tuple[str, str], int] = {}
+        for context, event in events:
+            key = (context.event_store_id, event.aggregate_id)
+            if key not in lengths:
+                lengths[key] = len(self._events.get(key[0], {}).get(key[1], ()))
+            if event.version <= lengths[key]:
+                if not force:
+                    raise EventAlreadyExistsError(
+                        event_store_id=key[0], aggregate_id=event.aggregate_id, version=event.version
+                    )
+            elif event.version == lengths[key] + 1:
+                lengths[key] = event.version
+            else:
+                raise missing_previous_version(context, event)
+
+    async def get_events(
+        self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
+    ) -> list[EventT]:
+        with self._lock:
+            stored = self._events.get(context.event_store_id, {}).get(aggregate_id, [])
+            # Versions are contiguous from 1, so version bounds are list bounds.
+            start = 0 if query.min_version is None else max(query.min_version - 1, 0)
+            stop = len(stored) if query.max_version is None else max(min(query.max_version, len(stored)), 0)
+            selected = stored[start:stop]
+        if query.reverse:
+            selected.reverse()
+        if query.limit is not None:
+            selected = selected[: query.limit]
+        # The store only ever stores events of its own codec under its id.
+        return cast(list[EventT], selected)
+
+    async def list_aggregate_ids(
+        self, context: StorageContext[Any], query: AggregateIdsQuery
+    ) -> list[AggregateIdEntry]:
+        with self._lock:
+            aggregates = self._events.get(context.event_store_id, {})
+            entries = [
+                AggregateIdEntry(aggregate_id, _timestamp(events[0]))
+                for aggregate_id, events in aggregates.items()
+                if events
+            ]
+        if query.initial_event_after is not None:
+            entries = [
+                entry for entry in entries if entry.initial_event_timestamp >= query.initial_event_after
+            ]
+        if query.initial_event_before is not None:
+            entries = [
+                entry for entry in entries if entry.initial_event_timestamp <= query.initial_event_before
+            ]
+        entries.sort(
+            key=lambda entry: (entry.initial_event_timestamp, entry.aggregate_id), reverse=query.reverse
+        )
+        if query.start_after is not None:
+            cursor = query.start_after
+            entries = [entry for entry in entries if is_after(entry, cursor, reverse=query.reverse)]
+        return entries if query.limit is None else entries[: query.limit]
+
+
+def _timestamp(event: Event) -> datetime:
+    if event.timestamp is None:  # the store sets timestamps before pushing, and seeds are checked
+        raise AssertionError(f"stored event {event.aggregate_id} v{event.version} has no timestamp")
+    return event.timestamp

@@ -1,0 +1,100 @@
+"""The interface between event stores and the databases that keep their events.
+
+An adapter stores events of any number of stores, keyed by store id, aggregate id and version. It
+guarantees, for every adapter alike (the conformance suite checks each):
+
+- a write is atomic: every event of a `push_events` call is stored, or none is;
+- an event whose version is already stored raises `EventAlreadyExistsError` (unless `force`, which
+  overwrites it); version n > 1 needs version n - 1, stored before or earlier in the same call;
+- events come back exactly as they were pushed, timestamps included.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from .codecs import EventCodec
+from .errors import InvalidEventError
+from .events import Event
+
+EventT = TypeVar("EventT", bound=Event)
+
+
+@dataclass(frozen=True, slots=True)
+class StorageContext(Generic[EventT]):
+    """The store an adapter call is for: its id, and the codec that reads and writes its events."""
+
+    event_store_id: str
+    codec: EventCodec[EventT]
+
+
+@dataclass(frozen=True, slots=True)
+class EventsQuery:
+    """Which events of one aggregate to read: versions within the bounds (inclusive), in version order
+    (descending if `reverse`), at most `limit` of them, taken after ordering."""
+
+    min_version: int | None = None
+    max_version: int | None = None
+    reverse: bool = False
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateIdEntry:
+    """One aggregate of a store, with the timestamp of its initial event."""
+
+    aggregate_id: str
+    initial_event_timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateIdsQuery:
+    """Which aggregates to list, ordered by (initial event timestamp, aggregate id), descending if
+    `reverse`; bounds are inclusive; `start_after` is the last entry of the previous page (excluded)."""
+
+    limit: int | None = None
+    initial_event_after: datetime | None = None
+    initial_event_before: datetime | None = None
+    reverse: bool = False
+    start_after: AggregateIdEntry | None = None
+
+
+class EventStorageAdapter(ABC):
+    """Keeps the events of event stores. Subclass it to add a database."""
+
+    @abstractmethod
+    async def push_events(
+        self, events: Sequence[tuple[StorageContext[Any], Event]], *, force: bool = False
+    ) -> None:
+        """Stores the events (each with its timestamp set) atomically, in order."""
+
+    @abstractmethod
+    async def get_events(
+        self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
+    ) -> list[EventT]:
+        """The aggregate's events that the query selects."""
+
+    @abstractmethod
+    async def list_aggregate_ids(
+        self, context: StorageContext[Any], query: AggregateIdsQuery
+    ) -> list[AggregateIdEntry]:
+        """The store's aggregates that the query selects, in its order."""
+
+
+def missing_previous_version(context: StorageContext[Any], event: Event) -> InvalidEventError:
+    """The error for an event whose previous version is not stored (versions must be contiguous)."""
+    return InvalidEventError(
+        f"version {event.version - 1} is not stored: an aggregate's versions must follow each other from 1",
+        event_store_id=context.event_store_id,
+        aggregate_id=event.aggregate_id,
+        version=event.version,
+    )
+
+
+def is_after(entry: AggregateIdEntry, cursor: AggregateIdEntry, *, reverse: bool) -> bool:
+    """Whether `entry` comes after `cursor` in the listing order."""
+    key = (entry.initial_event_timestamp, entry.aggregate_id)
+    cursor_key = (cursor.initial_event_timestamp, cursor.aggregate_id)
+    return key < cursor_key if reverse else key > cursor_key
