@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated_examples"))
 
 from pokedex import (
+    EventAlreadyExistsError,
     EventStore,
     Pokemon,
     PokemonAppeared,
@@ -122,11 +123,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--database", type=Path, help="SQLite file to use (default: a fresh temporary file)")
     arguments = parser.parse_args()
-    if arguments.database is not None:
-        asyncio.run(run(arguments.database))
+    if arguments.database is None:
+        with tempfile.TemporaryDirectory(prefix="kastor-demo-") as directory:
+            asyncio.run(run(Path(directory) / "pokedex.sqlite3"))
         return
-    with tempfile.TemporaryDirectory(prefix="kastor-demo-") as directory:
-        asyncio.run(run(Path(directory) / "pokedex.sqlite3"))
+    try:
+        asyncio.run(run(arguments.database))
+    except EventAlreadyExistsError as error:
+        sys.exit(f"pokedex demo: {arguments.database} already holds the demo's events ({error}); use a new file")
 
 
 if __name__ == "__main__":

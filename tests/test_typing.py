@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 GENERATED = REPO / "generated_examples"
 CASES = Path(__file__).resolve().parent / "typing_cases"
 
-CLEAN_CASES = ("complete_reducer.py",)
+CLEAN_CASES = ("complete_reducer.py", "store_usage.py")
 FAILING_CASES = (
     "missing_hook.py",
     "wrong_event_class.py",
@@ -35,6 +35,7 @@ FAILING_CASES = (
     "wrong_return.py",
     "event_construction.py",
     "narrowing.py",
+    "store_misuse.py",
 )
 
 #: What follows `[mypy]`, `strict = True` and `mypy_path` in each configuration.
@@ -82,7 +83,10 @@ class MypyResults:
 def run_mypy(files: tuple[str, ...], config_extra: str, work_dir: Path) -> MypyRun:
     """mypy --strict on case files, with `pokedex` resolved to generated_examples/pokedex, no other config."""
     config = work_dir / "mypy.ini"
-    config.write_text(f"[mypy]\nstrict = True\nmypy_path = {GENERATED}\n{config_extra}", encoding="utf-8")
+    config.write_text(
+        f"[mypy]\nstrict = True\nexplicit_package_bases = True\nmypy_path = {GENERATED}\n{config_extra}",
+        encoding="utf-8",
+    )
     env = {key: value for key, value in os.environ.items() if not key.startswith("MYPY")}
     completed = subprocess.run(
         [
@@ -161,11 +165,12 @@ def test_every_case_file_is_checked() -> None:
     assert sorted(path.name for path in CASES.glob("*.py")) == sorted(CLEAN_CASES + FAILING_CASES)
 
 
-def test_complete_reducer_is_accepted(mypy_results: MypyResults) -> None:
+@pytest.mark.parametrize("case", CLEAN_CASES)
+def test_valid_code_is_accepted(mypy_results: MypyResults, case: str) -> None:
     clean = mypy_results.clean
     assert clean.exit_status == 0, f"[{mypy_results.config}] mypy rejected valid code:\n{clean.output}"
-    assert mypy_results.errors("complete_reducer.py") == []
-    assert markers("complete_reducer.py") == []
+    assert mypy_results.errors(case) == []
+    assert markers(case) == []
 
 
 @pytest.mark.usefixtures("pokedex_on_path")
@@ -278,3 +283,26 @@ def test_narrowing_functions_at_run_time() -> None:
     leveled = pokedex.PokemonLeveledUp(aggregate_id="pikachu-1", version=3)
     assert [case.trainer_of(caught), case.trainer_by_match(caught)] == ["ash", "ash"]
     assert [case.trainer_of(leveled), case.trainer_by_match(leveled)] == [None, None]
+
+
+@pytest.mark.usefixtures("pokedex_on_path")
+def test_typed_store_usage_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # store_usage.py imports its reducer from complete_reducer.py, beside it.
+    monkeypatch.syspath_prepend(str(CASES))
+    case = load_case("store_usage.py")
+    assert case.run() == 6
+
+
+def test_store_misuse_is_rejected(mypy_results: MypyResults) -> None:
+    assert_errors(
+        mypy_results,
+        "store_misuse.py",
+        [
+            ("arg-type", 'Argument 1 to "push_event" of "EventStore" has incompatible type "TrainerRegistered"'),
+            ("union-attr", 'Item "None" of "Pokemon | None" has no attribute "level"'),
+            ("return-value", 'Incompatible return value type (got "Pokemon | None", expected "Trainer | None")'),
+            ("arg-type", 'Argument "prev_aggregate" to "push_event" of "EventStore" has incompatible type "Trainer"'),
+            ("arg-type", 'Argument "reducer" to "PokemonsEventStore" has incompatible type "TrainersReducer"'),
+            ("arg-type", 'Argument "on_event_pushed" to "PokemonsEventStore" has incompatible type'),
+        ],
+    )

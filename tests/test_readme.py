@@ -1,0 +1,25 @@
+"""The README's examples work: its Python blocks, run in order, form one program."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import REPO
+
+_PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def test_readme_python_blocks_run_as_one_program(tmp_path: Path) -> None:
+    blocks = _PYTHON_BLOCK.findall((REPO / "README.md").read_text(encoding="utf-8"))
+    assert len(blocks) >= 2, "the README lost its examples"
+    program = tmp_path / "readme_example.py"
+    program.write_text("\n\n".join(blocks), encoding="utf-8")
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "generated_examples")}
+    completed = subprocess.run(
+        [sys.executable, str(program)], cwd=tmp_path, env=environment, capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == ["Pikachu 6 2"]
+    assert (tmp_path / "pokedex.sqlite3").is_file(), "the example's events did not reach the SQLite file"
