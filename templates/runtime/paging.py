@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import InvalidPageTokenError
 from .storage import AggregateIdEntry, AggregateIdsQuery
+from .timestamps import require_aware
 
 
 def resolve_query(
@@ -22,8 +23,10 @@ def resolve_query(
     """The query to run: the page token's, where the caller does not give an option explicitly."""
     if limit is not None and limit < 1:
         raise ValueError(f"{event_store_id}: limit must be at least 1, got {limit}")
-    after = _aware("initial_event_after", initial_event_after)
-    before = _aware("initial_event_before", initial_event_before)
+    after = None if initial_event_after is None else require_aware("initial_event_after", initial_event_after)
+    before = (
+        None if initial_event_before is None else require_aware("initial_event_before", initial_event_before)
+    )
     if page_token is None:
         return AggregateIdsQuery(limit, after, before, bool(reverse), None)
     carried = decode_page_token(event_store_id, page_token)
@@ -73,14 +76,6 @@ def decode_page_token(event_store_id: str, token: str) -> AggregateIdsQuery:
         raise InvalidPageTokenError(
             "it is not a token that list_aggregate_ids returned", event_store_id=event_store_id
         ) from error
-
-
-def _aware(name: str, value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime (with a time zone), got {value.isoformat()}")
-    return value.astimezone(UTC)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,6 +1,7 @@
 """Test tools: stores whose events live in memory, so tests need no database and touch none."""
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from .aggregates import Aggregate
@@ -22,8 +23,13 @@ class MockedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
 
     def __init__(
         self, event_store: EventStore[StoreIdT, EventT, AggregateT], initial_events: Iterable[EventT] = ()
-    ):
-        self.initial_events = tuple(initial_events)
+    ) -> None:
+        # Stamped once, so that reset() gives back the very same events.
+        created_at = datetime.now(UTC)
+        self.initial_events = tuple(
+            event if event.timestamp is not None else event.model_copy(update={"timestamp": created_at})
+            for event in initial_events
+        )
         super().__init__(
             event_store_id=event_store.event_store_id,
             codec=event_store.codec,

@@ -7,7 +7,7 @@ Kastor at run time, only pydantic.
 
 from .aggregates import Aggregate
 from .codecs import EventCodec
-from .commands import Command, OnEventAlreadyExists
+from .commands import Command, OnEventAlreadyExists, RetryAttempt
 from .errors import (
     AggregateNotFoundError,
     EventAlreadyExistsError,
@@ -54,6 +54,7 @@ __all__ = [
     "OnEventPushed",
     "PushEventResult",
     "Reducer",
+    "RetryAttempt",
     "SQLiteEventStorageAdapter",
     "StorageContext",
     "UndefinedEventStorageAdapterError",

@@ -19,6 +19,7 @@ from .paging import encode_page_token, resolve_query
 from .reducers import Reducer
 from .results import GetAggregateResult, GetExistingAggregateResult, ListAggregateIdsResult, PushEventResult
 from .storage import EventsQuery, EventStorageAdapter, StorageContext
+from .timestamps import require_aware
 
 StoreIdT = TypeVar("StoreIdT", bound=str)
 EventT = TypeVar("EventT", bound=Event)
@@ -161,8 +162,7 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
             ],
             force=force,
         )
-        for grouped, result in zip(grouped_events, results, strict=True):
-            await grouped.event_store._event_pushed(result)
+        await _run_callbacks(grouped_events, results)
         return results
 
     def _prepare(
@@ -286,21 +286,39 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
 
         Events are deduplicated by version (the later one wins), those after the simulation date dropped,
         the rest ordered by timestamp and renumbered 1, 2, 3... before folding. An event without a
-        timestamp counts as happening now.
+        timestamp counts as happening now. A naive `simulation_date` raises ValueError.
         """
         now = datetime.now(UTC)
         by_version = {event.version: event for event in events}
         timed = [(event.timestamp or now, event) for event in by_version.values()]
         if simulation_date is not None:
-            cut_off = (
-                simulation_date if simulation_date.tzinfo is not None else simulation_date.replace(tzinfo=UTC)
-            )
+            cut_off = require_aware("simulation_date", simulation_date)
             timed = [(timestamp, event) for timestamp, event in timed if timestamp <= cut_off]
         timed.sort(key=lambda pair: pair[0])
         renumbered = [
             event.model_copy(update={"version": index}) for index, (_, event) in enumerate(timed, start=1)
         ]
         return self.build_aggregate(renumbered)
+
+
+async def _run_callbacks(
+    grouped_events: Sequence[GroupedEvent[Any, Any]], results: Sequence[PushEventResult[Any, Any]]
+) -> None:
+    """Awaits each store's callback in group order; one failing does not deprive the others of theirs.
+
+    The first failure is raised once all have run, with the others named in its notes.
+    """
+    failures: list[tuple[int, BaseException]] = []
+    for index, (grouped, result) in enumerate(zip(grouped_events, results, strict=True)):
+        try:
+            await grouped.event_store._event_pushed(result)
+        except Exception as error:
+            failures.append((index, error))
+    if failures:
+        first = failures[0][1]
+        for index, other in failures[1:]:
+            first.add_note(f"on_event_pushed of grouped event #{index} also failed: {other!r}")
+        raise first
 
 
 def _common_adapter(grouped_events: Sequence[GroupedEvent[Any, Any]]) -> EventStorageAdapter:
