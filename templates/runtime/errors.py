@@ -48,6 +48,10 @@ class UndefinedEventStorageAdapterError(KastorError):
         self.event_store_id = event_store_id
 
 
+class EventStorageError(KastorError):
+    """The storage itself failed (database unreachable, locked for too long, unreadable file...)."""
+
+
 class EventGroupError(KastorError, ValueError):
     """A group of events cannot be pushed together (empty, or its stores use different adapters)."""
 

@@ -10,13 +10,14 @@ Each adapter owns one connection, used from one worker thread so the event loop 
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from os import PathLike
 from typing import Any, TypeVar
 
-from .errors import EventAlreadyExistsError
+from .errors import EventAlreadyExistsError, EventStorageError
 from .events import Event
 from .storage import (
     AggregateIdEntry,
@@ -140,22 +141,28 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
 
     async def _run(self, work: Callable[[sqlite3.Connection], ResultT]) -> ResultT:
         def in_worker() -> ResultT:
-            return work(self._connect())
+            try:
+                return work(self._connect())
+            except sqlite3.Error as error:
+                raise EventStorageError(f"SQLite database {self.path}: {error}") from error
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, in_worker)
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
             connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _SCHEMA:
-                    connection.execute(statement)
-                connection.execute("COMMIT")
+                connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                _enable_wal(connection)
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
             except BaseException:
-                connection.execute("ROLLBACK")
                 connection.close()
                 raise
             self._connection = connection
@@ -165,6 +172,20 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    # Switching a new file to WAL takes a lock for which SQLite reports "busy" at once instead of calling
+    # the busy handler, so processes opening one fresh file together wait for each other here.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 _Row = tuple[str, str, int, str, str, str | None, str | None]
