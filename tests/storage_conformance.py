@@ -12,7 +12,6 @@ The class names have no `Test` prefix, so pytest only collects their subclasses.
 import asyncio
 import multiprocessing
 import queue
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,11 +19,18 @@ from typing import Any
 
 import pytest
 
+from .pokedex_builders import (  # first: it makes the generated pokedex package importable
+    appeared,
+    caught,
+    leveled_up,
+    pokemons_store,
+    registered,
+    trainer_caught,
+    trainers_store,
+)
 from .storage_race import WriterReport, close_adapter, run_writer, write_in_child_process
-from .support import EXAMPLES
 
-sys.path.insert(0, str(EXAMPLES))
-
+# isort: split
 from pokedex import (
     POKEMONS_EVENT_CODEC,
     TRAINERS_EVENT_CODEC,
@@ -40,20 +46,14 @@ from pokedex import (
     PokemonAppeared,
     PokemonAppearedPayload,
     PokemonCaught,
-    PokemonCaughtPayload,
     PokemonLeveledUp,
     PokemonsEventStore,
     PokemonsMetadata,
     PushEventResult,
     StorageContext,
-    TrainerCaughtPokemon,
-    TrainerCaughtPokemonPayload,
     TrainerRegistered,
-    TrainerRegisteredPayload,
     TrainersEventStore,
 )
-
-from demo.pokedex_demo import Pokedex, TrainerBook
 
 POKEMONS = StorageContext("pokemons", POKEMONS_EVENT_CODEC)
 TRAINERS = StorageContext("trainers", TRAINERS_EVENT_CODEC)
@@ -63,54 +63,7 @@ MINUTE = timedelta(minutes=1)
 PLUS_2 = timezone(timedelta(hours=2))
 
 
-# -- events ------------------------------------------------------------------------------------------
-
-
-def appeared(
-    aggregate_id: str,
-    *,
-    name: str = "Pikachu",
-    level: int = 5,
-    timestamp: datetime | None = None,
-    correlation_id: str | None = None,
-) -> PokemonAppeared:
-    return PokemonAppeared(
-        aggregate_id=aggregate_id,
-        version=1,
-        timestamp=timestamp,
-        payload=PokemonAppearedPayload(name=name, level=level, pokemon_type="electric"),
-        metadata=PokemonsMetadata(correlation_id=correlation_id),
-    )
-
-
-def leveled_up(aggregate_id: str, version: int, *, timestamp: datetime | None = None) -> PokemonLeveledUp:
-    return PokemonLeveledUp(aggregate_id=aggregate_id, version=version, timestamp=timestamp)
-
-
-def caught(aggregate_id: str, version: int, trainer_id: str, *, timestamp: datetime | None = None) -> PokemonCaught:
-    return PokemonCaught(
-        aggregate_id=aggregate_id,
-        version=version,
-        timestamp=timestamp,
-        payload=PokemonCaughtPayload(trainer_id=trainer_id),
-    )
-
-
-def registered(aggregate_id: str, *, name: str = "Ash", timestamp: datetime | None = None) -> TrainerRegistered:
-    return TrainerRegistered(
-        aggregate_id=aggregate_id, version=1, timestamp=timestamp, payload=TrainerRegisteredPayload(name=name)
-    )
-
-
-def trainer_caught(
-    aggregate_id: str, version: int, pokemon_id: str, *, timestamp: datetime | None = None
-) -> TrainerCaughtPokemon:
-    return TrainerCaughtPokemon(
-        aggregate_id=aggregate_id,
-        version=version,
-        timestamp=timestamp,
-        payload=TrainerCaughtPokemonPayload(pokemon_id=pokemon_id),
-    )
+# -- helpers -----------------------------------------------------------------------------------------
 
 
 def stamped(event: Event, timestamp: datetime | None) -> Any:
@@ -176,10 +129,7 @@ class EventStorageAdapterConformance:
             if pushed is not None:
                 pushed.append(result)
 
-        return (
-            PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=shared, on_event_pushed=record),
-            TrainersEventStore(reducer=TrainerBook(), event_storage_adapter=shared, on_event_pushed=record),
-        )
+        return pokemons_store(shared, on_event_pushed=record), trainers_store(shared, on_event_pushed=record)
 
     # -- 1. round trip -------------------------------------------------------------------------------
 
@@ -189,8 +139,8 @@ class EventStorageAdapterConformance:
         first = appeared(odd_id, name='Pikachu "⚡" é', level=7, correlation_id="corr-1")
         before = datetime.now(UTC)
         r1 = await pokemons.push_event(first)
-        r2 = await pokemons.push_event(leveled_up(odd_id, 2), prev_aggregate=r1.next_aggregate)
-        r3 = await pokemons.push_event(caught(odd_id, 3, "ash"), prev_aggregate=r2.next_aggregate)
+        r2 = await pokemons.push_event(leveled_up(odd_id, version=2), prev_aggregate=r1.next_aggregate)
+        r3 = await pokemons.push_event(caught(odd_id, version=3, trainer_id="ash"), prev_aggregate=r2.next_aggregate)
         t1 = await trainers.push_event(registered("ash", name="Ash Ketchum"))
         after = datetime.now(UTC)
 
@@ -231,10 +181,10 @@ class EventStorageAdapterConformance:
         pokemons, _ = self.stores()
         pushed = [
             (await pokemons.push_event(appeared("pikachu"))).event,
-            (await pokemons.push_event(leveled_up("pikachu", 2))).event,
-            (await pokemons.push_event(caught("pikachu", 3, "ash"))).event,
-            (await pokemons.push_event(leveled_up("pikachu", 4))).event,
-            (await pokemons.push_event(leveled_up("pikachu", 5))).event,
+            (await pokemons.push_event(leveled_up("pikachu", version=2))).event,
+            (await pokemons.push_event(caught("pikachu", version=3, trainer_id="ash"))).event,
+            (await pokemons.push_event(leveled_up("pikachu", version=4))).event,
+            (await pokemons.push_event(leveled_up("pikachu", version=5))).event,
         ]
         await pokemons.push_event(appeared("eevee"))
 
@@ -291,10 +241,14 @@ class EventStorageAdapterConformance:
     async def test_pushing_a_stored_version_conflicts_and_force_overwrites(self) -> None:
         pokemons, _ = self.stores()
         first = await pokemons.push_event(appeared("pikachu"))
-        second = await pokemons.push_event(caught("pikachu", 2, "ash"), prev_aggregate=first.next_aggregate)
+        second = await pokemons.push_event(
+            caught("pikachu", version=2, trainer_id="ash"), prev_aggregate=first.next_aggregate
+        )
 
         with pytest.raises(EventAlreadyExistsError) as conflict:
-            await pokemons.push_event(caught("pikachu", 2, "misty"), prev_aggregate=first.next_aggregate)
+            await pokemons.push_event(
+                caught("pikachu", version=2, trainer_id="misty"), prev_aggregate=first.next_aggregate
+            )
         assert (conflict.value.event_store_id, conflict.value.aggregate_id, conflict.value.version) == (
             "pokemons",
             "pikachu",
@@ -305,7 +259,7 @@ class EventStorageAdapterConformance:
         assert (initial_conflict.value.aggregate_id, initial_conflict.value.version) == ("pikachu", 1)
         assert await pokemons.get_events("pikachu") == [first.event, second.event]
 
-        forced = await pokemons.push_event(caught("pikachu", 2, "misty"), force=True)
+        forced = await pokemons.push_event(caught("pikachu", version=2, trainer_id="misty"), force=True)
         stored = await pokemons.get_events("pikachu")
         assert stored == [first.event, forced.event]
         assert isinstance(stored[1], PokemonCaught)
@@ -315,7 +269,7 @@ class EventStorageAdapterConformance:
         forced_initial = await pokemons.push_event(appeared("pikachu", name="Raichu"), force=True)
         assert await pokemons.get_events("pikachu") == [forced_initial.event, forced.event]
         # The history goes on after the overwrites.
-        third = await pokemons.push_event(leveled_up("pikachu", 3))
+        third = await pokemons.push_event(leveled_up("pikachu", version=3))
         assert await pokemons.get_events("pikachu") == [forced_initial.event, forced.event, third.event]
 
     # -- 4. contiguity -------------------------------------------------------------------------------
@@ -323,18 +277,18 @@ class EventStorageAdapterConformance:
     async def test_versions_must_follow_each_other_from_one(self) -> None:
         pokemons, _ = self.stores()
         first = await pokemons.push_event(appeared("pikachu"))
-        second = await pokemons.push_event(leveled_up("pikachu", 2))
+        second = await pokemons.push_event(leveled_up("pikachu", version=2))
 
         with pytest.raises(InvalidEventError) as gap:
-            await pokemons.push_event(leveled_up("pikachu", 4))
+            await pokemons.push_event(leveled_up("pikachu", version=4))
         assert (gap.value.event_store_id, gap.value.aggregate_id, gap.value.version) == ("pokemons", "pikachu", 4)
         with pytest.raises(InvalidEventError) as forced_gap:
-            await pokemons.push_event(leveled_up("pikachu", 4), force=True)
+            await pokemons.push_event(leveled_up("pikachu", version=4), force=True)
         assert forced_gap.value.version == 4
         assert await pokemons.get_events("pikachu") == [first.event, second.event]
 
         with pytest.raises(InvalidEventError) as no_history:
-            await pokemons.push_event(leveled_up("ghost", 3))
+            await pokemons.push_event(leveled_up("ghost", version=3))
         assert (no_history.value.aggregate_id, no_history.value.version) == ("ghost", 3)
 
         with pytest.raises(InvalidEventError) as late_initial:
@@ -344,10 +298,10 @@ class EventStorageAdapterConformance:
             await pokemons.push_event(appeared("ghost").model_copy(update={"version": 2}))
 
         with pytest.raises(InvalidEventError) as early_follower:
-            await pokemons.push_event(leveled_up("ghost", 1))
+            await pokemons.push_event(leveled_up("ghost", version=1))
         assert (early_follower.value.aggregate_id, early_follower.value.version) == ("ghost", 1)
         with pytest.raises(InvalidEventError):
-            await pokemons.push_event(caught("ghost", 1, "ash"), force=True)
+            await pokemons.push_event(caught("ghost", version=1, trainer_id="ash"), force=True)
 
         assert await pokemons.get_events("pikachu") == [first.event, second.event]
         assert await pokemons.get_events("ghost") == []
@@ -359,8 +313,8 @@ class EventStorageAdapterConformance:
         adapter = self.adapter()
         pokemons, trainers = self.stores(adapter)
         p1 = await pokemons.push_event(appeared("red", timestamp=T0))
-        p2 = await pokemons.push_event(leveled_up("red", 2))
-        p3 = await pokemons.push_event(caught("red", 3, "red"))
+        p2 = await pokemons.push_event(leveled_up("red", version=2))
+        p3 = await pokemons.push_event(caught("red", version=3, trainer_id="red"))
         t1 = await trainers.push_event(registered("red", name="Red", timestamp=T0 + MINUTE))
 
         assert await pokemons.get_events("red") == [p1.event, p2.event, p3.event]
@@ -368,19 +322,19 @@ class EventStorageAdapterConformance:
         assert await trainers.get_events("red", min_version=2) == []
 
         # Version 2 and 3 exist in pokemons, not in trainers: no conflict, no gap.
-        t2 = await trainers.push_event(trainer_caught("red", 2, "red"))
-        t3 = await trainers.push_event(trainer_caught("red", 3, "blue"))
+        t2 = await trainers.push_event(trainer_caught("red", version=2, pokemon_id="red"))
+        t3 = await trainers.push_event(trainer_caught("red", version=3, pokemon_id="blue"))
         with pytest.raises(EventAlreadyExistsError) as conflict:
-            await trainers.push_event(trainer_caught("red", 3, "green"))
+            await trainers.push_event(trainer_caught("red", version=3, pokemon_id="green"))
         assert (conflict.value.event_store_id, conflict.value.aggregate_id, conflict.value.version) == (
             "trainers",
             "red",
             3,
         )
         with pytest.raises(InvalidEventError) as gap:
-            await pokemons.push_event(leveled_up("red", 5))
+            await pokemons.push_event(leveled_up("red", version=5))
         assert gap.value.event_store_id == "pokemons"
-        p4 = await pokemons.push_event(leveled_up("red", 4))
+        p4 = await pokemons.push_event(leveled_up("red", version=4))
 
         assert await pokemons.get_events("red") == [p1.event, p2.event, p3.event, p4.event]
         assert await trainers.get_events("red") == [t1.event, t2.event, t3.event]
@@ -399,16 +353,18 @@ class EventStorageAdapterConformance:
         pokemons, trainers = self.stores(pushed=notified)
         pikachu = await pokemons.push_event(appeared("pikachu"))
         ash_1 = await trainers.push_event(registered("ash"))
-        ash_2 = await trainers.push_event(trainer_caught("ash", 2, "bulbasaur"))
+        ash_2 = await trainers.push_event(trainer_caught("ash", version=2, pokemon_id="bulbasaur"))
         notified.clear()
 
         with pytest.raises(EventAlreadyExistsError) as conflict:
             await EventStore.push_event_group(
-                pokemons.group_event(caught("pikachu", 2, "ash"), prev_aggregate=pikachu.next_aggregate),
+                pokemons.group_event(
+                    caught("pikachu", version=2, trainer_id="ash"), prev_aggregate=pikachu.next_aggregate
+                ),
                 trainers.group_event(registered("misty", name="Misty")),
                 pokemons.group_event(appeared("eevee")),
-                pokemons.group_event(leveled_up("eevee", 2)),
-                trainers.group_event(trainer_caught("ash", 2, "pikachu")),
+                pokemons.group_event(leveled_up("eevee", version=2)),
+                trainers.group_event(trainer_caught("ash", version=2, pokemon_id="pikachu")),
             )
         assert (conflict.value.event_store_id, conflict.value.aggregate_id, conflict.value.version) == (
             "trainers",
@@ -426,9 +382,9 @@ class EventStorageAdapterConformance:
         # The same when the last member is refused by the storage for a gap.
         with pytest.raises(InvalidEventError) as gap:
             await EventStore.push_event_group(
-                pokemons.group_event(caught("pikachu", 2, "ash")),
+                pokemons.group_event(caught("pikachu", version=2, trainer_id="ash")),
                 trainers.group_event(registered("misty", name="Misty")),
-                trainers.group_event(trainer_caught("ash", 4, "pikachu")),
+                trainers.group_event(trainer_caught("ash", version=4, pokemon_id="pikachu")),
             )
         assert (gap.value.event_store_id, gap.value.aggregate_id, gap.value.version) == ("trainers", "ash", 4)
         assert notified == []
@@ -446,11 +402,13 @@ class EventStorageAdapterConformance:
 
         before = datetime.now(UTC)
         results = await EventStore.push_event_group(
-            pokemons.group_event(leveled_up("pikachu", 2), prev_aggregate=pikachu.next_aggregate),
-            pokemons.group_event(caught("pikachu", 3, "ash")),  # follows v2 of the same group
-            trainers.group_event(trainer_caught("ash", 2, "pikachu"), prev_aggregate=ash.next_aggregate),
+            pokemons.group_event(leveled_up("pikachu", version=2), prev_aggregate=pikachu.next_aggregate),
+            pokemons.group_event(caught("pikachu", version=3, trainer_id="ash")),  # follows v2 of the same group
+            trainers.group_event(
+                trainer_caught("ash", version=2, pokemon_id="pikachu"), prev_aggregate=ash.next_aggregate
+            ),
             pokemons.group_event(appeared("eevee", timestamp=explicit)),
-            pokemons.group_event(leveled_up("eevee", 2)),  # a new aggregate, whole within the group
+            pokemons.group_event(leveled_up("eevee", version=2)),  # a new aggregate, whole within the group
         )
         after = datetime.now(UTC)
 
@@ -490,8 +448,8 @@ class EventStorageAdapterConformance:
         for aggregate_id, timestamp in self.LISTED:
             await pokemons.push_event(appeared(aggregate_id, timestamp=timestamp))
         # Later events' timestamps do not move an aggregate.
-        await pokemons.push_event(leveled_up("pikachu", 2, timestamp=T0 + 10 * MINUTE))
-        await pokemons.push_event(leveled_up("eevee", 2, timestamp=T0 - 10 * MINUTE))
+        await pokemons.push_event(leveled_up("pikachu", version=2, timestamp=T0 + 10 * MINUTE))
+        await pokemons.push_event(leveled_up("eevee", version=2, timestamp=T0 - 10 * MINUTE))
         await trainers.push_event(registered("ash", timestamp=T0 - MINUTE))
         return pokemons, trainers
 
@@ -619,7 +577,7 @@ class EventStorageAdapterConformance:
         assert ids(before.aggregate_ids) == ["whole-second"]
 
         # Events come back in version order, whatever their timestamps.
-        later = await pokemons.push_event(leveled_up("plus-14", 2, timestamp=datetime(1999, 1, 1, tzinfo=UTC)))
+        later = await pokemons.push_event(leveled_up("plus-14", version=2, timestamp=datetime(1999, 1, 1, tzinfo=UTC)))
         assert await pokemons.get_events("plus-14") == [pushed["plus-14"], later.event]
 
     async def test_timestamps_are_ordered_as_instants_not_as_wall_clock_times(self) -> None:
@@ -690,8 +648,8 @@ class EventStorageAdapterConformance:
         adapter = self.adapter()
         events = [
             appeared("pikachu", timestamp=T0, correlation_id="c"),
-            leveled_up("pikachu", 2, timestamp=T0 + MINUTE),
-            caught("pikachu", 3, "ash", timestamp=(T0 + 2 * MINUTE).astimezone(PLUS_2)),
+            leveled_up("pikachu", version=2, timestamp=T0 + MINUTE),
+            caught("pikachu", version=3, trainer_id="ash", timestamp=(T0 + 2 * MINUTE).astimezone(PLUS_2)),
         ]
         ash = registered("pikachu", timestamp=T0 + timedelta(microseconds=7))
         await adapter.push_events([*((POKEMONS, event) for event in events), (TRAINERS, ash)], force=False)
@@ -722,8 +680,8 @@ class EventStorageAdapterConformance:
             await adapter.push_events(
                 [
                     (TRAINERS, registered("ash", timestamp=T0)),
-                    (POKEMONS, leveled_up("pikachu", 2, timestamp=T0)),
-                    (POKEMONS, leveled_up("pikachu", 3, timestamp=T0)),
+                    (POKEMONS, leveled_up("pikachu", version=2, timestamp=T0)),
+                    (POKEMONS, leveled_up("pikachu", version=3, timestamp=T0)),
                     (POKEMONS, appeared("pikachu", name="Raichu", timestamp=T0)),
                 ],
                 force=False,
@@ -736,9 +694,9 @@ class EventStorageAdapterConformance:
         with pytest.raises(InvalidEventError) as gap:
             await adapter.push_events(
                 [
-                    (POKEMONS, leveled_up("pikachu", 2, timestamp=T0)),
+                    (POKEMONS, leveled_up("pikachu", version=2, timestamp=T0)),
                     (TRAINERS, registered("ash", timestamp=T0)),
-                    (POKEMONS, leveled_up("pikachu", 4, timestamp=T0)),
+                    (POKEMONS, leveled_up("pikachu", version=4, timestamp=T0)),
                 ],
                 force=False,
             )
@@ -746,8 +704,8 @@ class EventStorageAdapterConformance:
         with pytest.raises(EventAlreadyExistsError) as twice:
             await adapter.push_events(
                 [
-                    (POKEMONS, leveled_up("pikachu", 2, timestamp=T0)),
-                    (POKEMONS, caught("pikachu", 2, "ash", timestamp=T0)),
+                    (POKEMONS, leveled_up("pikachu", version=2, timestamp=T0)),
+                    (POKEMONS, caught("pikachu", version=2, trainer_id="ash", timestamp=T0)),
                 ],
                 force=False,
             )
@@ -757,7 +715,7 @@ class EventStorageAdapterConformance:
         assert await adapter.list_aggregate_ids(TRAINERS, AggregateIdsQuery()) == []
 
         raichu = appeared("pikachu", name="Raichu", timestamp=T0 + MINUTE)
-        second = leveled_up("pikachu", 2, timestamp=T0 + MINUTE)
+        second = leveled_up("pikachu", version=2, timestamp=T0 + MINUTE)
         await adapter.push_events([(POKEMONS, raichu), (POKEMONS, second)], force=True)
         assert await adapter.get_events(POKEMONS, "pikachu", EventsQuery()) == [raichu, second]
         assert await adapter.list_aggregate_ids(POKEMONS, AggregateIdsQuery()) == [

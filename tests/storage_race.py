@@ -106,30 +106,23 @@ def write_in_child_process(
 ) -> None:
     """Entry point of a spawned writer: connects, waits at `start_line` (a Barrier of all writers), runs
     `run_writer`, and puts ("ok", writer, report) or ("error", writer, traceback) on `results`."""
+
+    async def write() -> WriterReport:
+        adapter = adapter_factory()
+        try:
+            pokemons = PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=adapter)
+            await pokemons.get_events(aggregate_ids[0])  # connected before the start, so that all start together
+            start_line.wait(timeout=60)
+            return await run_writer(pokemons, writer, offset, aggregate_ids, successes)
+        finally:
+            await close_adapter(adapter)
+
     try:
-        report = asyncio.run(_write(adapter_factory, writer, offset, aggregate_ids, successes, start_line))
+        report = asyncio.run(write())
     except BaseException:
         results.put(("error", writer, traceback.format_exc()))
         raise
     results.put(("ok", writer, report))
-
-
-async def _write(
-    adapter_factory: Callable[[], EventStorageAdapter],
-    writer: str,
-    offset: int,
-    aggregate_ids: Sequence[str],
-    successes: int,
-    start_line: Any,
-) -> WriterReport:
-    adapter = adapter_factory()
-    try:
-        pokemons = PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=adapter)
-        await pokemons.get_events(aggregate_ids[0])  # connected before the start, so that all start together
-        start_line.wait(timeout=60)
-        return await run_writer(pokemons, writer, offset, aggregate_ids, successes)
-    finally:
-        await close_adapter(adapter)
 
 
 async def close_adapter(adapter: EventStorageAdapter) -> None:

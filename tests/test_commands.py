@@ -1,17 +1,18 @@
 """Commands: handlers retried when another writer pushed the same version first."""
 
 import asyncio
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .support import EXAMPLES
+from .pokedex_builders import (  # first: it makes the generated pokedex package importable
+    adapter_fixture,  # noqa: F401  (the `adapter` fixture)
+    appeared,
+    leveled_up,
+    pokemons_store,
+)
 
-sys.path.insert(0, str(EXAMPLES))
-
+# isort: split
 from pokedex import (
     Command,
     EventAlreadyExistsError,
@@ -19,15 +20,9 @@ from pokedex import (
     InMemoryEventStorageAdapter,
     InvalidEventError,
     Pokemon,
-    PokemonAppeared,
-    PokemonAppearedPayload,
-    PokemonLeveledUp,
     PokemonsEventStore,
-    SQLiteEventStorageAdapter,
 )
 from pokedex.runtime.commands import RetryAttempt
-
-from demo.pokedex_demo import Pokedex
 
 Stores = tuple[PokemonsEventStore]
 
@@ -66,7 +61,7 @@ class Observer:
 
 
 def command(handler: Any, **options: Any) -> Command[Any, Any, Any]:
-    stores = (PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=InMemoryEventStorageAdapter()),)
+    stores = (pokemons_store(InMemoryEventStorageAdapter()),)
     return Command(command_id="level_up", required_event_stores=stores, handler=handler, **options)
 
 
@@ -163,22 +158,11 @@ def test_negative_retries_are_refused() -> None:
         command(Scripted(), event_already_exists_retries=-1)
 
 
-@pytest.fixture(params=["in_memory", "sqlite"])
-def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStorageAdapter]:
-    if request.param == "in_memory":
-        yield InMemoryEventStorageAdapter()
-        return
-    sqlite = SQLiteEventStorageAdapter(tmp_path / "events.sqlite3")
-    yield sqlite
-    asyncio.run(sqlite.close())
-
-
 async def test_two_concurrent_commands_on_one_aggregate_both_succeed_thanks_to_the_retry(
     adapter: EventStorageAdapter,
 ) -> None:
-    store = PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=adapter)
-    payload = PokemonAppearedPayload(name="Pikachu", level=5, pokemon_type="electric")
-    await store.push_event(PokemonAppeared(aggregate_id="pikachu-1", version=1, payload=payload))
+    store = pokemons_store(adapter)
+    await store.push_event(appeared("pikachu-1"))
 
     # Both first attempts read version 1 before either pushes version 2: exactly one of them must lose.
     both_have_read = asyncio.Barrier(2)
@@ -191,7 +175,7 @@ async def test_two_concurrent_commands_on_one_aggregate_both_succeed_thanks_to_t
         if len(read_versions) <= 2:
             await both_have_read.wait()
         pushed = await pokemons.push_event(
-            PokemonLeveledUp(aggregate_id=pokemon_id, version=current.aggregate.version + 1),
+            leveled_up(pokemon_id, version=current.aggregate.version + 1),
             prev_aggregate=current.aggregate,
         )
         assert pushed.next_aggregate is not None

@@ -5,19 +5,29 @@ conformance suite's; these tests check what the store adds on top: validation be
 callbacks, groups, folding and simulation, and the handling of a missing adapter.
 """
 
-import asyncio
-import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .support import EXAMPLES
+from .pokedex_builders import (  # first: it makes the generated pokedex package importable
+    HOUR,
+    T0,
+    Recorder,
+    adapter_fixture,  # noqa: F401  (the `adapter` fixture)
+    appeared,
+    caught,
+    leveled_up,
+    pokemon,
+    pokemons_store,
+    registered,
+    trainer_caught,
+    trainers_store,
+)
 
-sys.path.insert(0, str(EXAMPLES))
-
+# isort: split
 from pokedex import (
     AggregateNotFoundError,
     EventAlreadyExistsError,
@@ -33,101 +43,16 @@ from pokedex import (
     Pokemon,
     PokemonAppeared,
     PokemonAppearedPayload,
-    PokemonCaught,
-    PokemonCaughtPayload,
     PokemonLeveledUp,
     PokemonsEvent,
     PokemonsEventStore,
     PushEventResult,
     SQLiteEventStorageAdapter,
     Trainer,
-    TrainerCaughtPokemon,
-    TrainerCaughtPokemonPayload,
-    TrainerRegistered,
-    TrainerRegisteredPayload,
-    TrainersEventStore,
     UndefinedEventStorageAdapterError,
 )
 
-from demo.pokedex_demo import Pokedex, TrainerBook
-
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
-
-
-# -- builders ---------------------------------------------------------------------------------------------
-
-
-def appeared(
-    aggregate_id: str = "pikachu-1",
-    *,
-    version: int = 1,
-    name: str = "Pikachu",
-    level: int = 5,
-    timestamp: datetime | None = None,
-) -> PokemonAppeared:
-    payload = PokemonAppearedPayload(name=name, level=level, pokemon_type="electric")
-    return PokemonAppeared(aggregate_id=aggregate_id, version=version, payload=payload, timestamp=timestamp)
-
-
-def leveled_up(aggregate_id: str = "pikachu-1", *, version: int, timestamp: datetime | None = None) -> PokemonLeveledUp:
-    return PokemonLeveledUp(aggregate_id=aggregate_id, version=version, timestamp=timestamp)
-
-
-def caught(
-    aggregate_id: str = "pikachu-1", *, version: int, trainer_id: str = "ash", timestamp: datetime | None = None
-) -> PokemonCaught:
-    payload = PokemonCaughtPayload(trainer_id=trainer_id)
-    return PokemonCaught(aggregate_id=aggregate_id, version=version, payload=payload, timestamp=timestamp)
-
-
-def registered(aggregate_id: str = "ash", *, name: str = "Ash", timestamp: datetime | None = None) -> TrainerRegistered:
-    payload = TrainerRegisteredPayload(name=name)
-    return TrainerRegistered(aggregate_id=aggregate_id, version=1, payload=payload, timestamp=timestamp)
-
-
-def trainer_caught(aggregate_id: str = "ash", *, version: int, pokemon_id: str = "pikachu-1") -> TrainerCaughtPokemon:
-    payload = TrainerCaughtPokemonPayload(pokemon_id=pokemon_id)
-    return TrainerCaughtPokemon(aggregate_id=aggregate_id, version=version, payload=payload)
-
-
-def pokemon(aggregate_id: str = "pikachu-1", version: int = 1, **changes: Any) -> Pokemon:
-    fields: dict[str, Any] = {"name": "Pikachu", "level": 5, "pokemon_type": "electric", "trainer_id": None}
-    fields.update(changes)
-    return Pokemon(aggregate_id=aggregate_id, version=version, **fields)
-
-
-def pokemons_store(adapter: EventStorageAdapter | None = None) -> PokemonsEventStore:
-    return PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=adapter)
-
-
-def trainers_store(adapter: EventStorageAdapter | None = None) -> TrainersEventStore:
-    return TrainersEventStore(reducer=TrainerBook(), event_storage_adapter=adapter)
-
-
-class Recorder:
-    """An `on_event_pushed` callback that records each result and, at that moment, what a read returns."""
-
-    def __init__(self, read: Callable[[PushEventResult[Any, Any]], Awaitable[object]] | None = None) -> None:
-        self.results: list[PushEventResult[Any, Any]] = []
-        self.reads: list[object] = []
-        self._read = read
-
-    async def __call__(self, result: PushEventResult[Any, Any]) -> None:
-        self.results.append(result)
-        if self._read is not None:
-            self.reads.append(await self._read(result))
-
-
-@pytest.fixture(params=["in_memory", "sqlite"])
-def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStorageAdapter]:
-    """A fresh storage adapter: in memory, or SQLite in a file."""
-    if request.param == "in_memory":
-        yield InMemoryEventStorageAdapter()
-        return
-    sqlite = SQLiteEventStorageAdapter(tmp_path / "events.sqlite3")
-    yield sqlite
-    asyncio.run(sqlite.close())
+from demo.pokedex_demo import Pokedex
 
 
 def assert_utc(timestamp: datetime | None) -> datetime:

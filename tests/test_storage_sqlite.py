@@ -5,18 +5,29 @@ import asyncio
 import functools
 import re
 import sqlite3
-import sys
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from .support import EXAMPLES
-
 pytest.register_assert_rewrite("tests.storage_conformance", "tests.storage_race")
-sys.path.insert(0, str(EXAMPLES))
 
+from .pokedex_builders import (  # noqa: E402  (first: it makes the generated pokedex package importable)
+    appeared,
+    leveled_up,
+    pokemons_store,
+    registered,
+    trainers_store,
+)
+from .storage_conformance import (  # noqa: E402
+    T0,
+    EventStorageAdapterConformance,
+    SharedDatabaseConformance,
+    ids,
+)
+
+# isort: split
 from pokedex import (  # noqa: E402
     EventStorageAdapter,
     EventStorageError,
@@ -25,18 +36,6 @@ from pokedex import (  # noqa: E402
     TrainersEventStore,
 )
 from pokedex.runtime.sqlite_storage import TABLE  # noqa: E402
-
-from demo.pokedex_demo import Pokedex, TrainerBook  # noqa: E402
-
-from .storage_conformance import (  # noqa: E402
-    T0,
-    EventStorageAdapterConformance,
-    SharedDatabaseConformance,
-    appeared,
-    ids,
-    leveled_up,
-    registered,
-)
 
 
 class TestSQLiteEventStorageAdapterOnAFile(SharedDatabaseConformance):
@@ -59,10 +58,7 @@ class TestSQLiteEventStorageAdapterInMemory(EventStorageAdapterConformance):
 
 
 def stores(adapter: EventStorageAdapter) -> tuple[PokemonsEventStore, TrainersEventStore]:
-    return (
-        PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=adapter),
-        TrainersEventStore(reducer=TrainerBook(), event_storage_adapter=adapter),
-    )
+    return pokemons_store(adapter), trainers_store(adapter)
 
 
 class TestSQLiteSpecifics:
@@ -114,7 +110,7 @@ class TestSQLiteSpecifics:
         async with SQLiteEventStorageAdapter(path) as adapter:
             pokemons, trainers = stores(adapter)
             await pokemons.push_event(appeared("red"))
-            await pokemons.push_event(leveled_up("red", 2))
+            await pokemons.push_event(leveled_up("red", version=2))
             await trainers.push_event(registered("red"))
             with closing(sqlite3.connect(path)) as connection:
                 columns = connection.execute(f"PRAGMA table_info({TABLE})").fetchall()

@@ -1,16 +1,23 @@
 """The test tools: mocked and muted event stores, and the seeded in-memory adapter."""
 
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from .support import EXAMPLES
+from .pokedex_builders import (  # first: it makes the generated pokedex package importable
+    HOUR,
+    T0,
+    Recorder,
+    appeared,
+    caught,
+    leveled_up,
+    pokemons_store,
+    registered,
+    trainers_store,
+)
 
-sys.path.insert(0, str(EXAMPLES))
-
+# isort: split
 from pokedex import (
     EventAlreadyExistsError,
     EventStore,
@@ -18,58 +25,13 @@ from pokedex import (
     InvalidEventError,
     MockedEventStore,
     Pokemon,
-    PokemonAppeared,
-    PokemonAppearedPayload,
-    PokemonCaught,
-    PokemonCaughtPayload,
-    PokemonLeveledUp,
     PokemonsEvent,
     PokemonsEventStore,
-    PushEventResult,
     TrainerCaughtPokemon,
     TrainerCaughtPokemonPayload,
-    TrainerRegistered,
-    TrainerRegisteredPayload,
-    TrainersEventStore,
     mock_event_store,
     mute_event_store,
 )
-
-from demo.pokedex_demo import Pokedex, TrainerBook
-
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
-
-
-def appeared(
-    aggregate_id: str = "pikachu-1", *, name: str = "Pikachu", timestamp: datetime | None = None
-) -> PokemonAppeared:
-    payload = PokemonAppearedPayload(name=name, level=5, pokemon_type="electric")
-    return PokemonAppeared(aggregate_id=aggregate_id, version=1, payload=payload, timestamp=timestamp)
-
-
-def leveled_up(aggregate_id: str = "pikachu-1", *, version: int, timestamp: datetime | None = None) -> PokemonLeveledUp:
-    return PokemonLeveledUp(aggregate_id=aggregate_id, version=version, timestamp=timestamp)
-
-
-def caught(aggregate_id: str = "pikachu-1", *, version: int, trainer_id: str = "ash") -> PokemonCaught:
-    return PokemonCaught(
-        aggregate_id=aggregate_id, version=version, payload=PokemonCaughtPayload(trainer_id=trainer_id)
-    )
-
-
-def registered(aggregate_id: str = "ash", *, timestamp: datetime | None = None) -> TrainerRegistered:
-    payload = TrainerRegisteredPayload(name=aggregate_id.title())
-    return TrainerRegistered(aggregate_id=aggregate_id, version=1, payload=payload, timestamp=timestamp)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.results: list[PushEventResult[Any, Any]] = []
-
-    async def __call__(self, result: PushEventResult[Any, Any]) -> None:
-        self.results.append(result)
-
 
 ORIGINAL_EEVEE = appeared("eevee-1", name="Eevee", timestamp=T0 - HOUR)
 
@@ -78,7 +40,7 @@ def original_store() -> tuple[PokemonsEventStore, InMemoryEventStorageAdapter, R
     """A store on its own adapter (holding ORIGINAL_EEVEE), with an `on_event_pushed` recorder."""
     adapter = InMemoryEventStorageAdapter([ORIGINAL_EEVEE])
     recorder = Recorder()
-    store = PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=adapter, on_event_pushed=recorder)
+    store = pokemons_store(adapter, on_event_pushed=recorder)
     return store, adapter, recorder
 
 
@@ -155,7 +117,7 @@ async def test_pushes_to_a_mocked_store_leave_the_original_untouched() -> None:
 
 
 async def test_a_mocked_store_of_a_store_without_adapter_works() -> None:
-    store = PokemonsEventStore(reducer=Pokedex())
+    store = pokemons_store()
     mocked = mock_event_store(store, INITIAL)
     await mocked.push_event(caught("pikachu-1", version=3))
     assert len(await mocked.get_events("pikachu-1")) == 3
@@ -170,7 +132,7 @@ async def test_a_mocked_store_applies_the_stores_rules() -> None:
     with pytest.raises(InvalidEventError):
         await mocked.push_event(leveled_up("pikachu-1", version=1))
     with pytest.raises(InvalidEventError):
-        await mocked.push_event(registered("pikachu-1"))  # type: ignore[arg-type]
+        await mocked.push_event(registered("pikachu-1", name="Pikachu-1"))  # type: ignore[arg-type]
     assert await mocked.get_events("pikachu-1") == INITIAL[:2]
 
 
@@ -236,13 +198,13 @@ async def test_mute_event_store_swaps_the_stores_own_adapter() -> None:
     assert recorder.results == [result]
 
     # The previous adapter is untouched.
-    others = PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=adapter)
+    others = pokemons_store(adapter)
     assert await others.get_events("pikachu-1") == []
     assert await others.get_events("eevee-1") == [ORIGINAL_EEVEE]
 
 
 async def test_mute_event_store_works_on_a_store_without_adapter_and_without_initial_events() -> None:
-    store = PokemonsEventStore(reducer=Pokedex())
+    store = pokemons_store()
     mute_event_store(store)
     assert isinstance(store.event_storage_adapter, InMemoryEventStorageAdapter)
     assert (await store.list_aggregate_ids()).aggregate_ids == []
@@ -265,8 +227,7 @@ async def test_an_in_memory_adapter_seeded_with_events_of_two_stores() -> None:
         appeared("ash", name="Ash the pokemon", timestamp=T0 + 2 * HOUR),  # same id, other store
     ]
     adapter = InMemoryEventStorageAdapter(initial_events=seed)
-    pokemons = PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=adapter)
-    trainers = TrainersEventStore(reducer=TrainerBook(), event_storage_adapter=adapter)
+    pokemons, trainers = pokemons_store(adapter), trainers_store(adapter)
 
     assert await pokemons.get_events("pikachu-1") == [seed[3], seed[1]]
     assert await pokemons.get_events("ash") == [seed[4]]
@@ -297,4 +258,4 @@ def test_a_seed_whose_versions_are_not_contiguous_is_refused(seed: list[Pokemons
         InMemoryEventStorageAdapter(initial_events=[registered("ash"), *seed])
     assert found in str(raised.value)
     with pytest.raises(ValueError, match="pokemons/pikachu-1"):
-        mock_event_store(PokemonsEventStore(reducer=Pokedex()), seed)
+        mock_event_store(pokemons_store(), seed)
