@@ -42,6 +42,34 @@ class StoreModel:
     docstring: str
 
     @property
+    def pascal(self) -> str:
+        return naming.pascal_from_snake(self.store_id)
+
+    @property
+    def notification_message(self) -> str:
+        return f"{self.pascal}NotificationMessage"
+
+    @property
+    def state_carrying_message(self) -> str:
+        return f"{self.pascal}StateCarryingMessage"
+
+    @property
+    def aggregate_exists_message(self) -> str:
+        return f"{self.pascal}AggregateExistsMessage"
+
+    @property
+    def event_type_var(self) -> str:
+        """The TypeVar bound to the store's event union, for typed subscriptions."""
+        return f"_{self.pascal}EventT"
+
+    def message_alias(self, kind: "MessageKind") -> str:
+        return {
+            "notification": self.notification_message,
+            "state-carrying": self.state_carrying_message,
+            "aggregate-exists": self.aggregate_exists_message,
+        }[kind]
+
+    @property
     def initial_events(self) -> tuple[EventModel, ...]:
         return tuple(event for event in self.events if event.initial)
 
@@ -52,6 +80,21 @@ class StoreModel:
         return f"({', '.join(types)},)" if len(types) == 1 else f"({', '.join(types)})"
 
 
+_RUNTIME_CHANNEL_BASES = {
+    ("notification", "bus"): "NotificationMessageBus",
+    ("notification", "queue"): "NotificationMessageQueue",
+    ("state-carrying", "bus"): "StateCarryingMessageBus",
+    ("state-carrying", "queue"): "StateCarryingMessageQueue",
+    ("aggregate-exists", "bus"): "AggregateExistsMessageBus",
+    ("aggregate-exists", "queue"): "AggregateExistsMessageQueue",
+}
+_HANDLER_ALIASES = {
+    "notification": "NotificationHandler",
+    "state-carrying": "StateCarryingHandler",
+    "aggregate-exists": "AggregateExistsHandler",
+}
+
+
 @dataclass(frozen=True)
 class ChannelModel:
     channel_id: str
@@ -59,12 +102,60 @@ class ChannelModel:
     kind: Literal["bus", "queue"]
     message: MessageKind
     sources: tuple[str, ...]
+    source_stores: tuple[StoreModel, ...]
+    docstring: str
+
+    @property
+    def base_class(self) -> str:
+        return _RUNTIME_CHANNEL_BASES[(self.message, self.kind)]
+
+    @property
+    def handler_alias(self) -> str:
+        return _HANDLER_ALIASES[self.message]
+
+    @property
+    def message_union(self) -> str:
+        return " | ".join(store.message_alias(self.message) for store in self.source_stores)
+
+    @property
+    def source_ids(self) -> str:
+        """The source store ids as a frozenset expression."""
+        return "frozenset({" + ", ".join(f'"{source}"' for source in self.sources) + "})"
+
+    @property
+    def source_ids_literal(self) -> str:
+        return "Literal[" + ", ".join(f'"{source}"' for source in self.sources) + "]"
+
+    @property
+    def subscribes_by_event(self) -> bool:
+        """Notification and state-carrying channels subscribe by event class; aggregate-exists ones by store."""
+        return self.message != "aggregate-exists"
+
+    @property
+    def overloaded(self) -> bool:
+        return self.subscribes_by_event and len(self.source_stores) > 1
 
 
 @dataclass(frozen=True)
 class ConnectionModel:
     store_id: str
     channel_id: str
+
+
+@dataclass(frozen=True)
+class StoreConnectionsModel:
+    """The channels one store is connected to, wired by one generated function."""
+
+    store: StoreModel
+    channels: tuple[ChannelModel, ...]
+
+    @property
+    def function_name(self) -> str:
+        return f"connect_{self.store.store_id}_event_store"
+
+    @property
+    def channel_list(self) -> str:
+        return ", ".join(channel.channel_id for channel in self.channels)
 
 
 @dataclass(frozen=True)
@@ -85,6 +176,7 @@ class PackageModel:
     stores: tuple[StoreModel, ...]
     channels: tuple[ChannelModel, ...]
     connections: tuple[ConnectionModel, ...]
+    store_connections: tuple[StoreConnectionsModel, ...]
     exports: tuple[ModuleExports, ...]
 
     @property
@@ -107,6 +199,79 @@ class PackageModel:
     @property
     def store_reducer_imports(self) -> tuple[str, ...]:
         return tuple(sorted(store.reducer_class for store in self.stores))
+
+    @property
+    def message_aliases(self) -> tuple[str, ...]:
+        return tuple(
+            sorted(
+                alias
+                for store in self.stores
+                for alias in (store.notification_message, store.state_carrying_message, store.aggregate_exists_message)
+            )
+        )
+
+    @property
+    def channel_message_imports(self) -> tuple[str, ...]:
+        aliases = {store.message_alias(channel.message) for channel in self.channels for store in channel.source_stores}
+        return tuple(sorted(aliases))
+
+    @property
+    def channel_event_imports(self) -> tuple[str, ...]:
+        return tuple(store.union_name for store in self.channel_event_type_vars)
+
+    @property
+    def channel_aggregate_imports(self) -> tuple[str, ...]:
+        return tuple(
+            sorted(
+                {
+                    store.aggregate_class
+                    for channel in self.channels
+                    if channel.message == "state-carrying"
+                    for store in channel.source_stores
+                }
+            )
+        )
+
+    @property
+    def channel_event_type_vars(self) -> tuple[StoreModel, ...]:
+        """The stores whose events some channel subscribes to by event class."""
+        ids = {source for channel in self.channels if channel.subscribes_by_event for source in channel.sources}
+        return tuple(store for store in self.stores if store.store_id in ids)
+
+    @property
+    def channels_overload(self) -> bool:
+        return any(channel.overloaded for channel in self.channels)
+
+    @property
+    def connection_channel_imports(self) -> tuple[str, ...]:
+        return tuple(sorted({channel.class_name for wiring in self.store_connections for channel in wiring.channels}))
+
+    @property
+    def connection_event_imports(self) -> tuple[str, ...]:
+        return tuple(wiring.store.union_name for wiring in self.store_connections)
+
+    @property
+    def connection_aggregate_imports(self) -> tuple[str, ...]:
+        return tuple(sorted({wiring.store.aggregate_class for wiring in self.store_connections}))
+
+    @property
+    def connection_store_imports(self) -> tuple[str, ...]:
+        return tuple(wiring.store.store_class for wiring in self.store_connections)
+
+    @property
+    def store_union_imports(self) -> tuple[str, ...]:
+        return tuple(store.union_name for store in self.stores)
+
+    @property
+    def channel_runtime_imports(self) -> tuple[str, ...]:
+        names: set[str] = set()
+        for channel in self.channels:
+            names |= {channel.base_class, channel.handler_alias}
+            if channel.subscribes_by_event:
+                names.add("Event")
+        if self.channels:
+            names |= {"MessageHandler", "RetryPolicy"}
+        return tuple(sorted(names))
 
 
 def _import_order(name: str) -> tuple[int, str]:
@@ -184,14 +349,27 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
         stores.append(_build_store(store_id, document, table, add_model, add_lifted))
         aggregate_classes.append(stores[-1].aggregate_class)
 
+    stores_by_id = {store.store_id: store for store in stores}
     channels: list[ChannelModel] = []
     connections: list[ConnectionModel] = []
     for document in package.documents:
         for channel_id, channel in document.spec.channels.items():
             class_name = naming.pascal_from_snake(channel_id)
             table.claim(class_name, f"channel '{channel_id}'", document.key("channels", channel_id))
+            sources = tuple(sorted(channel.sources))
+            summary = channel.description or (
+                f"The {channel_id} channel: a {channel.kind} of {channel.message} messages from {', '.join(sources)}."
+            )
             channels.append(
-                ChannelModel(channel_id, class_name, channel.kind, channel.message, tuple(sorted(channel.sources)))
+                ChannelModel(
+                    channel_id,
+                    class_name,
+                    channel.kind,
+                    channel.message,
+                    sources,
+                    tuple(stores_by_id[source] for source in sources),
+                    docstring_text(summary),
+                )
             )
         connections.extend(ConnectionModel(c.store, c.channel) for c in document.spec.connections)
 
@@ -199,8 +377,31 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
         return None, table.diagnostics
 
     ordered_models = tuple(sorted(models, key=lambda named: named.name))
+    ordered_channels = tuple(sorted(channels, key=lambda channel: channel.channel_id))
+    ordered_connections = tuple(sorted(set(connections), key=lambda c: (c.store_id, c.channel_id)))
+    channels_by_id = {channel.channel_id: channel for channel in ordered_channels}
+    store_connections = tuple(
+        StoreConnectionsModel(
+            store,
+            tuple(channels_by_id[c.channel_id] for c in ordered_connections if c.store_id == store.store_id),
+        )
+        for store in stores
+        if any(c.store_id == store.store_id for c in ordered_connections)
+    )
     exports = (
+        ModuleExports("channels", tuple(channel.class_name for channel in ordered_channels)),
+        ModuleExports("connections", tuple(wiring.function_name for wiring in store_connections)),
         ModuleExports("events", tuple(sorted(_event_module_names(stores)))),
+        ModuleExports(
+            "messages",
+            tuple(
+                sorted(
+                    alias
+                    for store in stores
+                    for alias in (store.notification_message, store.state_carrying_message, store.aggregate_exists_message)
+                )
+            ),
+        ),
         ModuleExports("models", tuple(named.name for named in ordered_models)),
         ModuleExports("reducers", tuple(sorted(store.reducer_class for store in stores))),
         ModuleExports("stores", tuple(sorted(store.store_class for store in stores))),
@@ -214,8 +415,9 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
             models=ordered_models,
             aggregate_classes=tuple(sorted(aggregate_classes)),
             stores=tuple(stores),
-            channels=tuple(sorted(channels, key=lambda channel: channel.channel_id)),
-            connections=tuple(sorted(set(connections), key=lambda c: (c.store_id, c.channel_id))),
+            channels=ordered_channels,
+            connections=ordered_connections,
+            store_connections=store_connections,
             exports=exports,
         ),
         [],

@@ -4,6 +4,8 @@ import builtins
 import keyword
 import re
 
+from .template_files import runtime_public_names
+
 LOWER_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 PASCAL_CASE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -14,28 +16,28 @@ RESERVED_EVENT_TYPES = frozenset({"__REPLAYED__", "__AGGREGATE_EXISTS__"})
 #: Names that generated modules import or that the runtime exports: a spec name may not shadow them.
 RESERVED_CLASS_NAMES = frozenset(
     {
-        "Aggregate",
         "Annotated",
         "Any",
         "AnyUrl",
+        "Awaitable",
         "AwareDatetime",
         "BaseModel",
+        "Callable",
+        "ClassVar",
         "ConfigDict",
-        "Event",
-        "EventCodec",
-        "EventDecodeError",
         "Field",
-        "InvalidEventError",
-        "KastorError",
         "Literal",
-        "Reducer",
         "TypeAdapter",
         "TypeAlias",
         "TypeAliasType",
+        "TypeVar",
         "UUID",
         "UTC",
     }
-)
+) | frozenset(runtime_public_names())
+
+#: Channel ids become keyword parameters of the generated connect functions, beside these.
+RESERVED_CHANNEL_IDS = frozenset({"event_store"})
 
 PYTHON_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 

@@ -1,32 +1,24 @@
 """Lays the intermediate model out as source files: templates for our modules, the runtime copied."""
 
-import ast
 from dataclasses import dataclass
-from importlib import resources
 from importlib.resources.abc import Traversable
-from pathlib import Path
 
 import jinja2
 
 from .ir import PackageModel
 from .render_models import render_models
+from .template_files import RUNTIME, TEMPLATES, public_names
 
 
-def _templates_root() -> Traversable:
-    # A source checkout (and an editable install) reads templates/ beside generator/; a built wheel
-    # carries them inside the package as generator/templates.
-    checkout = Path(__file__).resolve().parent.parent / "templates"
-    if (checkout / "events.py.jinja").is_file():
-        return checkout
-    return resources.files("generator.templates")
-
-
-_TEMPLATES = _templates_root()
-_RUNTIME = _TEMPLATES / "runtime"
+_TEMPLATES = TEMPLATES
+_RUNTIME = RUNTIME
 _MODULE_TEMPLATES = {
     "events.py": "events.py.jinja",
     "reducers.py": "reducers.py.jinja",
     "stores.py": "stores.py.jinja",
+    "messages.py": "messages.py.jinja",
+    "channels.py": "channels.py.jinja",
+    "connections.py": "connections.py.jinja",
     "__init__.py": "__init__.py.jinja",
 }
 
@@ -50,7 +42,7 @@ def render_package(package: PackageModel) -> dict[str, str]:
         autoescape=False,
     )
     runtime_files = _runtime_files(package.header)
-    runtime_exports = _public_names(runtime_files["runtime/__init__.py"])
+    runtime_exports = public_names(runtime_files["runtime/__init__.py"])
     generated = tuple(name for module in package.exports for name in module.names)
     root = RootExports(runtime=runtime_exports, all=tuple(sorted(generated + runtime_exports, key=export_order)))
     files = {
@@ -83,14 +75,3 @@ def _runtime_files(header: str) -> dict[str, str]:
 
 def _is_runtime_module(entry: Traversable) -> bool:
     return entry.is_file() and entry.name.endswith(".py")
-
-
-def _public_names(init_source: str) -> tuple[str, ...]:
-    """The `__all__` of the runtime, read without importing it (the generator never imports the runtime)."""
-    for node in ast.parse(init_source).body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets
-        ):
-            value = ast.literal_eval(node.value)
-            return tuple(sorted(value))
-    raise RuntimeError("the runtime's __init__.py has no __all__")

@@ -267,6 +267,11 @@ class _PackageChecker:
     def check_channels(self, document: SpecDocument) -> None:
         for channel_id, channel in document.spec.channels.items():
             self.check_lower_snake(document.key("channels", channel_id), "channel id", channel_id)
+            if channel_id in naming.RESERVED_CHANNEL_IDS:
+                self.error(
+                    document.key("channels", channel_id),
+                    f"channel id '{channel_id}' is reserved: the generated connect functions use it as a parameter name",
+                )
             seen: set[str] = set()
             for index, source in enumerate(channel.sources):
                 position = document.value("channels", channel_id, "sources", index)

@@ -81,3 +81,44 @@ class EventDecodeError(KastorError):
         self.event_store_id = event_store_id
         self.aggregate_id = aggregate_id
         self.version = version
+
+
+class UndefinedMessageChannelAdapterError(KastorError):
+    """The channel was used before a message channel adapter was set."""
+
+    def __init__(self, *, message_channel_id: str) -> None:
+        super().__init__(
+            f"{message_channel_id}: no message channel adapter is set "
+            "(pass message_channel_adapter= to the channel or assign channel.message_channel_adapter)"
+        )
+        self.message_channel_id = message_channel_id
+
+
+class MessageChannelEventStoreNotFoundError(KastorError):
+    """A message names an event store that the channel does not carry (or whose store it was not given)."""
+
+    def __init__(self, message: str, *, message_channel_id: str, event_store_id: str) -> None:
+        super().__init__(f"{message_channel_id}: {message}")
+        self.message_channel_id = message_channel_id
+        self.event_store_id = event_store_id
+
+
+class EventPublishError(KastorError):
+    """The event was stored, but publishing its message failed; raised from the channel's error.
+
+    `event` is the stored event: it stays stored, so a retry must publish, not push again.
+    """
+
+    def __init__(
+        self, *, event_store_id: str, message_channel_id: str, event: object, cause: BaseException
+    ) -> None:
+        aggregate_id = getattr(event, "aggregate_id", "?")
+        version = getattr(event, "version", "?")
+        super().__init__(
+            f"{event_store_id}/{aggregate_id} v{version} was stored but could not be published to "
+            f"{message_channel_id}: {cause!r}"
+        )
+        self.event_store_id = event_store_id
+        self.message_channel_id = message_channel_id
+        self.event = event
+        self.cause = cause

@@ -65,7 +65,7 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
         self.codec = codec
         self.initial_event_types = frozenset(initial_event_types)
         self.reducer = reducer
-        self.on_event_pushed = on_event_pushed
+        self._on_event_pushed = on_event_pushed
         self._event_storage_adapter = event_storage_adapter
         self._context = StorageContext(event_store_id, codec)
 
@@ -80,6 +80,15 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
     @event_storage_adapter.setter
     def event_storage_adapter(self, adapter: EventStorageAdapter | None) -> None:
         self._event_storage_adapter = adapter
+
+    @property
+    def on_event_pushed(self) -> OnEventPushed[EventT, AggregateT] | None:
+        """Awaited with the result after each successful push (single or grouped); settable."""
+        return self._on_event_pushed
+
+    @on_event_pushed.setter
+    def on_event_pushed(self, callback: OnEventPushed[EventT, AggregateT] | None) -> None:
+        self._on_event_pushed = callback
 
     def get_event_storage_adapter(self) -> EventStorageAdapter:
         """The storage adapter; raises UndefinedEventStorageAdapterError when none is set."""

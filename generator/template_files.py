@@ -1,0 +1,37 @@
+"""Where the templates and the runtime sources are, and what the runtime exports (read, never imported)."""
+
+import ast
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+
+def _templates_root() -> Traversable:
+    # A source checkout (and an editable install) reads templates/ beside generator/; a built wheel
+    # carries them inside the package as generator/templates.
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if (checkout / "events.py.jinja").is_file():
+        return checkout
+    return resources.files("generator.templates")
+
+
+TEMPLATES = _templates_root()
+RUNTIME = TEMPLATES / "runtime"
+
+
+@cache
+def runtime_public_names() -> tuple[str, ...]:
+    """The `__all__` of the runtime, sorted."""
+    return public_names((RUNTIME / "__init__.py").read_text(encoding="utf-8"))
+
+
+def public_names(init_source: str) -> tuple[str, ...]:
+    """The `__all__` of a module's source, sorted."""
+    for node in ast.parse(init_source).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets
+        ):
+            value = ast.literal_eval(node.value)
+            return tuple(sorted(value))
+    raise RuntimeError("the runtime's __init__.py has no __all__")

@@ -1,0 +1,129 @@
+"""Connected event stores: stores whose successful pushes are also published to a message channel."""
+
+from datetime import datetime
+from typing import Any, TypeVar, overload
+
+from .aggregates import Aggregate
+from .channels import MessageChannel, NotificationMessageChannel, StateCarryingMessageChannel
+from .errors import EventPublishError
+from .events import Event
+from .messages import NotificationMessage, StateCarryingMessage
+from .results import PushEventResult
+from .storage import EventStorageAdapter
+from .stores import EventStore, OnEventPushed
+
+StoreIdT = TypeVar("StoreIdT", bound=str)
+EventT = TypeVar("EventT", bound=Event)
+AggregateT = TypeVar("AggregateT", bound=Aggregate)
+
+
+class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
+    """An event store (the wrapped `event_store`) whose pushes are then published to `message_channel`.
+
+    It is an event store itself: reads, settings and pushes go to the wrapped store. After each
+    successful push (the wrapped store's `on_event_pushed` included), the message is published and awaited:
+
+    - on a notification channel, `NotificationMessage(event_store_id, event)`;
+    - on a state-carrying channel, `StateCarryingMessage(event_store_id, event, aggregate)` with the
+      push's `next_aggregate` when there is one, or else the aggregate read back at the event's version.
+
+    Nothing is published when the push fails. When publishing fails the event stays stored and
+    `EventPublishError` is raised from the channel's error. mypy accepts only a channel whose sources
+    include this store; an aggregate-exists channel is refused (and raises TypeError at run time).
+    """
+
+    @overload
+    def __init__(
+        self,
+        event_store: EventStore[StoreIdT, EventT, AggregateT],
+        message_channel: NotificationMessageChannel[NotificationMessage[StoreIdT, EventT]],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        event_store: EventStore[StoreIdT, EventT, AggregateT],
+        message_channel: StateCarryingMessageChannel[StateCarryingMessage[StoreIdT, EventT, AggregateT]],
+    ) -> None: ...
+
+    def __init__(self, event_store: EventStore[StoreIdT, EventT, AggregateT], message_channel: Any) -> None:
+        if not isinstance(message_channel, NotificationMessageChannel | StateCarryingMessageChannel):
+            kind = getattr(message_channel, "message_kind", type(message_channel).__name__)
+            raise TypeError(
+                f"cannot connect the {event_store.event_store_id} store to {message_channel!r}: a connected store "
+                f"publishes notification or state-carrying messages, and this channel carries {kind} messages"
+            )
+        super().__init__(
+            event_store_id=event_store.event_store_id,
+            codec=event_store.codec,
+            initial_event_types=event_store.initial_event_types,
+            reducer=event_store.reducer,
+        )
+        self.event_store = event_store
+        self.message_channel: MessageChannel[Any] = message_channel
+
+    def __repr__(self) -> str:
+        return f"ConnectedEventStore({self.event_store!r}, {self.message_channel!r})"
+
+    @property
+    def event_storage_adapter(self) -> EventStorageAdapter | None:
+        """The wrapped store's adapter: reading and setting it here reads and sets it there."""
+        return self.event_store.event_storage_adapter
+
+    @event_storage_adapter.setter
+    def event_storage_adapter(self, adapter: EventStorageAdapter | None) -> None:
+        self.event_store.event_storage_adapter = adapter
+
+    @property
+    def on_event_pushed(self) -> OnEventPushed[EventT, AggregateT] | None:
+        """The wrapped store's callback: reading and setting it here reads and sets it there."""
+        return self.event_store.on_event_pushed
+
+    @on_event_pushed.setter
+    def on_event_pushed(self, callback: OnEventPushed[EventT, AggregateT] | None) -> None:
+        self.event_store.on_event_pushed = callback
+
+    def get_event_storage_adapter(self) -> EventStorageAdapter:
+        return self.event_store.get_event_storage_adapter()
+
+    async def push_event(
+        self, event: EventT, *, prev_aggregate: AggregateT | None = None, force: bool = False
+    ) -> PushEventResult[EventT, AggregateT]:
+        """The wrapped store pushes (and runs its `on_event_pushed`), then the message is published."""
+        result = await self.event_store.push_event(event, prev_aggregate=prev_aggregate, force=force)
+        await self._publish(result)
+        return result
+
+    def _prepare(
+        self, event: EventT, prev_aggregate: AggregateT | None, now: datetime
+    ) -> PushEventResult[EventT, AggregateT]:
+        return self.event_store._prepare(event, prev_aggregate, now)
+
+    async def _event_pushed(self, result: PushEventResult[EventT, AggregateT]) -> None:
+        # In a group: the wrapped store's own follow-up (its callback, its own channel if connected), then ours.
+        await self.event_store._event_pushed(result)
+        await self._publish(result)
+
+    async def _publish(self, result: PushEventResult[EventT, AggregateT]) -> None:
+        channel = self.message_channel
+        try:
+            if isinstance(channel, StateCarryingMessageChannel):
+                aggregate = result.next_aggregate
+                if aggregate is None:
+                    event = result.event
+                    found = await self.event_store.get_existing_aggregate(
+                        event.aggregate_id, max_version=event.version
+                    )
+                    aggregate = found.aggregate
+                await channel.publish_message(
+                    StateCarryingMessage(self.event_store_id, result.event, aggregate)
+                )
+            else:
+                await channel.publish_message(NotificationMessage(self.event_store_id, result.event))
+        except Exception as error:
+            raise EventPublishError(
+                event_store_id=self.event_store_id,
+                message_channel_id=channel.message_channel_id,
+                event=result.event,
+                cause=error,
+            ) from error
