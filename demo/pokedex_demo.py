@@ -1,12 +1,14 @@
-"""The pokedex demo: typed event stores of the generated `pokedex` package on SQLite, the embedded default.
+"""The pokedex demo: connected event stores of the generated `pokedex` package, on SQLite (the embedded
+default) with an in-memory bus and queue.
 
 Run it from the repository root after `kastor generate`:
 
     python demo/pokedex_demo.py [--database PATH]
 
 Without --database the events go to a fresh file in a temporary directory. Pikachu appears, levels up
-and is caught by Ash: the catch is one atomic group of two events in two stores. The aggregates are then
-rebuilt from the stored events, and the stores list their aggregates.
+and is caught by Ash: the catch is one atomic group of two events in two stores. Every push goes through
+connected stores, so each event is also published: with the aggregate on the state-carrying bus, as a
+notification on the queue. Each subscriber prints what it receives.
 """
 
 import argparse
@@ -14,31 +16,41 @@ import asyncio
 import sys
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 # The generated package lives in generated_examples/, which is not installed: make it importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated_examples"))
 
 from pokedex import (
+    AppMessageBus,
+    DeliveryContext,
     EventAlreadyExistsError,
     EventStore,
+    InMemoryMessageBusAdapter,
+    InMemoryMessageQueueAdapter,
+    NotificationMessage,
     Pokemon,
     PokemonAppeared,
     PokemonAppearedPayload,
     PokemonCaught,
     PokemonCaughtPayload,
     PokemonLeveledUp,
+    PokemonNotificationsQueue,
     PokemonsEventStore,
+    PokemonsNotificationMessage,
     PokemonsReducer,
-    PushEventResult,
+    PokemonsStateCarryingMessage,
     SQLiteEventStorageAdapter,
     Trainer,
     TrainerCaughtPokemon,
     TrainerCaughtPokemonPayload,
     TrainerRegistered,
     TrainerRegisteredPayload,
-    TrainersEvent,
     TrainersEventStore,
     TrainersReducer,
+    TrainersStateCarryingMessage,
+    connect_pokemons_event_store,
+    connect_trainers_event_store,
 )
 
 
@@ -71,9 +83,28 @@ class TrainerBook(TrainersReducer):
 async def run(database: Path) -> None:
     async with SQLiteEventStorageAdapter(database) as storage:
         pokemons = PokemonsEventStore(reducer=Pokedex(), event_storage_adapter=storage)
-        trainers = TrainersEventStore(reducer=TrainerBook(), event_storage_adapter=storage, on_event_pushed=announce)
+        trainers = TrainersEventStore(reducer=TrainerBook(), event_storage_adapter=storage)
 
-        appeared = await pokemons.push_event(
+        # The spec's channels, on in-memory adapters, and their subscribers.
+        bus_adapter, queue_adapter = InMemoryMessageBusAdapter(), InMemoryMessageQueueAdapter()
+        app_message_bus = AppMessageBus(bus_adapter)
+        notifications = PokemonNotificationsQueue(queue_adapter)
+        app_message_bus.on(PokemonAppeared, show_pokemon)
+        app_message_bus.on(PokemonLeveledUp, show_pokemon)
+        app_message_bus.on(PokemonCaught, show_pokemon)
+        app_message_bus.on(TrainerRegistered, show_trainer)
+        app_message_bus.on(TrainerCaughtPokemon, show_trainer)
+        notifications.on(PokemonAppeared, notify)
+        notifications.on(PokemonLeveledUp, notify)
+        notifications.on(PokemonCaught, notify_catch)
+
+        # Connected stores: every successful push is also published to the channels of the spec's connections.
+        connected_pokemons = connect_pokemons_event_store(
+            pokemons, app_message_bus=app_message_bus, pokemon_notifications_queue=notifications
+        )
+        connected_trainers = connect_trainers_event_store(trainers, app_message_bus=app_message_bus)
+
+        appeared = await connected_pokemons.push_event(
             PokemonAppeared(
                 aggregate_id="pikachu-1",
                 version=1,
@@ -81,42 +112,61 @@ async def run(database: Path) -> None:
             )
         )
         # Passing the previous aggregate gives the next one without reading the store again.
-        await pokemons.push_event(
+        await connected_pokemons.push_event(
             PokemonLeveledUp(aggregate_id="pikachu-1", version=2), prev_aggregate=appeared.next_aggregate
         )
-        await trainers.push_event(
+        await connected_trainers.push_event(
             TrainerRegistered(aggregate_id="ash", version=1, payload=TrainerRegisteredPayload(name="Ash"))
         )
 
-        # A catch changes two aggregates of two stores: both events are stored, or neither is.
+        # A catch changes two aggregates of two stores: both events are stored, or neither is; then each
+        # is published to its own store's channels.
         pikachu = await pokemons.get_existing_aggregate("pikachu-1")
         ash = await trainers.get_existing_aggregate("ash")
         await EventStore.push_event_group(
-            pokemons.group_event(
+            connected_pokemons.group_event(
                 PokemonCaught(aggregate_id="pikachu-1", version=3, payload=PokemonCaughtPayload(trainer_id="ash")),
                 prev_aggregate=pikachu.aggregate,
             ),
-            trainers.group_event(
+            connected_trainers.group_event(
                 TrainerCaughtPokemon(
                     aggregate_id="ash", version=2, payload=TrainerCaughtPokemonPayload(pokemon_id="pikachu-1")
                 ),
                 prev_aggregate=ash.aggregate,
             ),
         )
+        await bus_adapter.wait_until_idle()
+        await queue_adapter.wait_until_idle()
 
         rebuilt = await pokemons.get_existing_aggregate("pikachu-1")
-        for event in rebuilt.events:
-            print(f"pokemons/{event.aggregate_id} v{event.version} {event.type}")
+        print("stored:", ", ".join(f"pokemons/{e.aggregate_id} v{e.version} {e.type}" for e in rebuilt.events))
         pokemon = rebuilt.aggregate
         print(f"{pokemon.name}: level {pokemon.level}, caught by {pokemon.trainer_id} (version {pokemon.version})")
-        trainer = (await trainers.get_existing_aggregate("ash")).aggregate
-        print(f"{trainer.name} has caught {', '.join(trainer.caught_pokemon_ids)}")
-        listed = await pokemons.list_aggregate_ids()
-        print("pokemons stored:", ", ".join(entry.aggregate_id for entry in listed.aggregate_ids))
 
 
-async def announce(pushed: PushEventResult[TrainersEvent, Trainer]) -> None:
-    print(f"trainers/{pushed.event.aggregate_id} v{pushed.event.version} {pushed.event.type} stored")
+async def show_pokemon(message: PokemonsStateCarryingMessage, context: DeliveryContext) -> None:
+    pokemon, event = message.aggregate, message.event
+    print(
+        f"[app_message_bus] {event.type} {event.aggregate_id} v{event.version}: {pokemon.name}, level {pokemon.level}"
+    )
+
+
+async def show_trainer(message: TrainersStateCarryingMessage, context: DeliveryContext) -> None:
+    trainer, event = message.aggregate, message.event
+    caught = ", ".join(trainer.caught_pokemon_ids) or "nothing yet"
+    print(f"[app_message_bus] {event.type} {event.aggregate_id} v{event.version}: {trainer.name} has caught {caught}")
+
+
+async def notify(message: PokemonsNotificationMessage, context: DeliveryContext) -> None:
+    event = message.event
+    print(f"[pokemon_notifications_queue] {event.type} {event.aggregate_id} v{event.version}")
+
+
+async def notify_catch(
+    message: NotificationMessage[Literal["pokemons"], PokemonCaught], context: DeliveryContext
+) -> None:
+    event = message.event
+    print(f"[pokemon_notifications_queue] {event.aggregate_id} was caught by {event.payload.trainer_id}")
 
 
 def main() -> None:

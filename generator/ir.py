@@ -58,6 +58,10 @@ class StoreModel:
         return f"{self.pascal}AggregateExistsMessage"
 
     @property
+    def message_aliases(self) -> tuple[str, str, str]:
+        return (self.notification_message, self.state_carrying_message, self.aggregate_exists_message)
+
+    @property
     def event_type_var(self) -> str:
         """The TypeVar bound to the store's event union, for typed subscriptions."""
         return f"_{self.pascal}EventT"
@@ -199,16 +203,6 @@ class PackageModel:
     @property
     def store_reducer_imports(self) -> tuple[str, ...]:
         return tuple(sorted(store.reducer_class for store in self.stores))
-
-    @property
-    def message_aliases(self) -> tuple[str, ...]:
-        return tuple(
-            sorted(
-                alias
-                for store in self.stores
-                for alias in (store.notification_message, store.state_carrying_message, store.aggregate_exists_message)
-            )
-        )
 
     @property
     def channel_message_imports(self) -> tuple[str, ...]:
@@ -392,16 +386,7 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
         ModuleExports("channels", tuple(channel.class_name for channel in ordered_channels)),
         ModuleExports("connections", tuple(wiring.function_name for wiring in store_connections)),
         ModuleExports("events", tuple(sorted(_event_module_names(stores)))),
-        ModuleExports(
-            "messages",
-            tuple(
-                sorted(
-                    alias
-                    for store in stores
-                    for alias in (store.notification_message, store.state_carrying_message, store.aggregate_exists_message)
-                )
-            ),
-        ),
+        ModuleExports("messages", tuple(sorted(alias for store in stores for alias in store.message_aliases))),
         ModuleExports("models", tuple(named.name for named in ordered_models)),
         ModuleExports("reducers", tuple(sorted(store.reducer_class for store in stores))),
         ModuleExports("stores", tuple(sorted(store.store_class for store in stores))),

@@ -9,7 +9,6 @@ from .ir import PackageModel
 from .render_models import render_models
 from .template_files import RUNTIME, TEMPLATES, public_names
 
-
 _TEMPLATES = TEMPLATES
 _RUNTIME = RUNTIME
 _MODULE_TEMPLATES = {

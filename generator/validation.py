@@ -270,7 +270,8 @@ class _PackageChecker:
             if channel_id in naming.RESERVED_CHANNEL_IDS:
                 self.error(
                     document.key("channels", channel_id),
-                    f"channel id '{channel_id}' is reserved: the generated connect functions use it as a parameter name",
+                    f"channel id '{channel_id}' is reserved: "
+                    "the generated connect functions use it as a parameter name",
                 )
             seen: set[str] = set()
             for index, source in enumerate(channel.sources):

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 GENERATED = REPO / "generated_examples"
 CASES = Path(__file__).resolve().parent / "typing_cases"
 
-CLEAN_CASES = ("complete_reducer.py", "store_usage.py")
+CLEAN_CASES = ("complete_reducer.py", "store_usage.py", "channel_usage.py")
 FAILING_CASES = (
     "missing_hook.py",
     "wrong_event_class.py",
@@ -36,6 +36,7 @@ FAILING_CASES = (
     "event_construction.py",
     "narrowing.py",
     "store_misuse.py",
+    "channel_misuse.py",
 )
 
 #: What follows `[mypy]`, `strict = True` and `mypy_path` in each configuration.
@@ -47,7 +48,7 @@ MYPY_CONFIGS = {
 _MESSAGE = re.compile(
     r"^(?P<file>[^:\n]+\.py):(?P<line>\d+): (?P<severity>error|note): (?P<text>.*?)(?:  \[(?P<code>[a-z-]+)\])?$"
 )
-_MARKER = re.compile(r"#\s*E:\s*(?P<code>[a-z-]+)\s*$")
+_MARKER = re.compile(r"#\s*E:\s*(?P<codes>[a-z-]+(?:\s+[a-z-]+)*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,12 @@ def mypy_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def markers(file: str) -> list[tuple[int, str]]:
     """The (line, error code) pairs that the `# E: code` markers of a case file announce."""
     lines = (CASES / file).read_text(encoding="utf-8").splitlines()
-    return [(number, match["code"]) for number, line in enumerate(lines, 1) if (match := _MARKER.search(line))]
+    return [
+        (number, code)
+        for number, line in enumerate(lines, 1)
+        if (match := _MARKER.search(line))
+        for code in match["codes"].split()
+    ]
 
 
 def assert_errors(results: MypyResults, file: str, expected: list[tuple[str, str]]) -> list[MypyMessage]:
@@ -304,5 +310,34 @@ def test_store_misuse_is_rejected(mypy_results: MypyResults) -> None:
             ("arg-type", 'Argument "prev_aggregate" to "push_event" of "EventStore" has incompatible type "Trainer"'),
             ("arg-type", 'Argument "reducer" to "PokemonsEventStore" has incompatible type "TrainersReducer"'),
             ("arg-type", 'Argument "on_event_pushed" to "PokemonsEventStore" has incompatible type'),
+        ],
+    )
+
+
+@pytest.mark.usefixtures("pokedex_on_path")
+def test_typed_channel_usage_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(CASES))
+    case = load_case("channel_usage.py")
+    assert case.run() == [
+        "bus POKEMON_APPEARED Pikachu",
+        "queue POKEMON_APPEARED v1",
+        "queue POKEMON_LEVELED_UP v2",
+        "queue POKEMON_APPEARED v1",
+    ]
+
+
+def test_channel_misuse_is_rejected(mypy_results: MypyResults) -> None:
+    assert_errors(
+        mypy_results,
+        "channel_misuse.py",
+        [
+            ("misc", 'Cannot infer value of type parameter "StoreIdT" of "ConnectedEventStore"'),
+            ("misc", 'Cannot infer value of type parameter "EventT" of "ConnectedEventStore"'),
+            ("call-overload", 'No overload variant of "ConnectedEventStore" matches argument types'),
+            ("arg-type", 'Argument 1 to "publish_message" of "MessageChannel" has incompatible type'),
+            ("arg-type", 'Argument 2 to "on" of "AppMessageBus" has incompatible type'),
+            ("type-var", 'Value of type variable "_PokemonsEventT" of "on" of "PokemonNotificationsQueue" cannot be'),
+            ("arg-type", 'Argument 2 to "on" of "PokemonNotificationsQueue" has incompatible type'),
+            ("arg-type", 'Argument 2 to "on" of "AppMessageBus" has incompatible type'),
         ],
     )

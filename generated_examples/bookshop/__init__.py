@@ -69,6 +69,8 @@ from .runtime import (
     NotificationMessageQueue,
     OnEventAlreadyExists,
     OnEventPushed,
+    PourAggregateIdsResult,
+    PourEventsResult,
     PushEventResult,
     Reducer,
     RetryAttempt,
@@ -86,6 +88,10 @@ from .runtime import (
     UndefinedMessageChannelAdapterError,
     mock_event_store,
     mute_event_store,
+    pour_aggregate_events,
+    pour_aggregate_ids,
+    pour_event_store_events,
+    pour_event_stores_events,
 )
 from .stores import OrdersEventStore
 
@@ -163,6 +169,8 @@ __all__ = [
     "OrdersNotificationMessage",
     "OrdersReducer",
     "OrdersStateCarryingMessage",
+    "PourAggregateIdsResult",
+    "PourEventsResult",
     "PushEventResult",
     "Reducer",
     "RetryAttempt",
@@ -181,4 +189,8 @@ __all__ = [
     "connect_orders_event_store",
     "mock_event_store",
     "mute_event_store",
+    "pour_aggregate_events",
+    "pour_aggregate_ids",
+    "pour_event_store_events",
+    "pour_event_stores_events",
 ]

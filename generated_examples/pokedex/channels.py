@@ -4,9 +4,17 @@
 from typing import Any, ClassVar, Literal, TypeVar, overload
 
 from .events import PokemonsEvent, TrainersEvent
-from .messages import PokemonsNotificationMessage, PokemonsStateCarryingMessage, TrainersStateCarryingMessage
+from .messages import (
+    PokemonsAggregateExistsMessage,
+    PokemonsNotificationMessage,
+    PokemonsStateCarryingMessage,
+    TrainersAggregateExistsMessage,
+    TrainersStateCarryingMessage,
+)
 from .models import Pokemon, Trainer
 from .runtime import (
+    AggregateExistsHandler,
+    AggregateExistsMessageBus,
     Event,
     MessageHandler,
     NotificationHandler,
@@ -18,6 +26,26 @@ from .runtime import (
 
 _PokemonsEventT = TypeVar("_PokemonsEventT", bound=PokemonsEvent)
 _TrainersEventT = TypeVar("_TrainersEventT", bound=TrainersEvent)
+
+
+class AggregateIdsBus(
+    AggregateExistsMessageBus[PokemonsAggregateExistsMessage | TrainersAggregateExistsMessage]
+):
+    """Which pokemons and trainers exist, poured when a read model is rebuilt."""
+
+    message_channel_id: ClassVar[str] = "aggregate_ids_bus"
+    source_event_store_ids: ClassVar[frozenset[str]] = frozenset({"pokemons", "trainers"})
+
+    def on(
+        self,
+        handler: AggregateExistsHandler[Literal["pokemons", "trainers"]],
+        *,
+        event_store_id: Literal["pokemons", "trainers"] | None = None,
+        replay: bool = False,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """Calls `handler` with each message (of `event_store_id` only, if given; replays too if `replay`)."""
+        self._subscribe(handler, event_store_id=event_store_id, replay=replay, retry=retry)
 
 
 class AppMessageBus(StateCarryingMessageBus[PokemonsStateCarryingMessage | TrainersStateCarryingMessage]):

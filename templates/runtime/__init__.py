@@ -41,6 +41,14 @@ from .errors import (
 from .events import Event
 from .in_memory_channels import FailedDelivery, InMemoryMessageBusAdapter, InMemoryMessageQueueAdapter
 from .in_memory_storage import InMemoryEventStorageAdapter
+from .maintenance import (
+    PourAggregateIdsResult,
+    PourEventsResult,
+    pour_aggregate_events,
+    pour_aggregate_ids,
+    pour_event_store_events,
+    pour_event_stores_events,
+)
 from .messages import (
     AggregateExistsHandler,
     AggregateExistsMessage,
@@ -106,6 +114,8 @@ __all__ = [
     "NotificationMessageQueue",
     "OnEventAlreadyExists",
     "OnEventPushed",
+    "PourAggregateIdsResult",
+    "PourEventsResult",
     "PushEventResult",
     "Reducer",
     "RetryAttempt",
@@ -123,4 +133,8 @@ __all__ = [
     "UndefinedMessageChannelAdapterError",
     "mock_event_store",
     "mute_event_store",
+    "pour_aggregate_events",
+    "pour_aggregate_ids",
+    "pour_event_store_events",
+    "pour_event_stores_events",
 ]

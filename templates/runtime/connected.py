@@ -1,5 +1,6 @@
 """Connected event stores: stores whose successful pushes are also published to a message channel."""
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, overload
 
@@ -8,7 +9,8 @@ from .channels import MessageChannel, NotificationMessageChannel, StateCarryingM
 from .errors import EventPublishError
 from .events import Event
 from .messages import NotificationMessage, StateCarryingMessage
-from .results import PushEventResult
+from .reducers import Reducer
+from .results import GetAggregateResult, GetExistingAggregateResult, ListAggregateIdsResult, PushEventResult
 from .storage import EventStorageAdapter
 from .stores import EventStore, OnEventPushed
 
@@ -53,14 +55,14 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
                 f"cannot connect the {event_store.event_store_id} store to {message_channel!r}: a connected store "
                 f"publishes notification or state-carrying messages, and this channel carries {kind} messages"
             )
+        self.event_store = event_store
+        self.message_channel: MessageChannel[Any] = message_channel
         super().__init__(
             event_store_id=event_store.event_store_id,
             codec=event_store.codec,
             initial_event_types=event_store.initial_event_types,
             reducer=event_store.reducer,
         )
-        self.event_store = event_store
-        self.message_channel: MessageChannel[Any] = message_channel
 
     def __repr__(self) -> str:
         return f"ConnectedEventStore({self.event_store!r}, {self.message_channel!r})"
@@ -83,8 +85,69 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
     def on_event_pushed(self, callback: OnEventPushed[EventT, AggregateT] | None) -> None:
         self.event_store.on_event_pushed = callback
 
+    @property
+    def reducer(self) -> Reducer[EventT, AggregateT]:
+        """The wrapped store's reducer: reading and setting it here reads and sets it there."""
+        return self.event_store.reducer
+
+    @reducer.setter
+    def reducer(self, reducer: Reducer[EventT, AggregateT]) -> None:
+        self.event_store.reducer = reducer
+
     def get_event_storage_adapter(self) -> EventStorageAdapter:
         return self.event_store.get_event_storage_adapter()
+
+    # Reads are the wrapped store's own, so that a store subclass overriding one is honoured here too.
+
+    async def get_events(
+        self,
+        aggregate_id: str,
+        *,
+        min_version: int | None = None,
+        max_version: int | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[EventT]:
+        return await self.event_store.get_events(
+            aggregate_id, min_version=min_version, max_version=max_version, reverse=reverse, limit=limit
+        )
+
+    async def get_aggregate(
+        self, aggregate_id: str, *, max_version: int | None = None
+    ) -> GetAggregateResult[EventT, AggregateT]:
+        return await self.event_store.get_aggregate(aggregate_id, max_version=max_version)
+
+    async def get_existing_aggregate(
+        self, aggregate_id: str, *, max_version: int | None = None
+    ) -> GetExistingAggregateResult[EventT, AggregateT]:
+        return await self.event_store.get_existing_aggregate(aggregate_id, max_version=max_version)
+
+    async def list_aggregate_ids(
+        self,
+        *,
+        limit: int | None = None,
+        page_token: str | None = None,
+        initial_event_after: datetime | None = None,
+        initial_event_before: datetime | None = None,
+        reverse: bool | None = None,
+    ) -> ListAggregateIdsResult:
+        return await self.event_store.list_aggregate_ids(
+            limit=limit,
+            page_token=page_token,
+            initial_event_after=initial_event_after,
+            initial_event_before=initial_event_before,
+            reverse=reverse,
+        )
+
+    def build_aggregate(
+        self, events: Iterable[EventT], aggregate: AggregateT | None = None
+    ) -> AggregateT | None:
+        return self.event_store.build_aggregate(events, aggregate)
+
+    def simulate_aggregate(
+        self, events: Sequence[EventT], *, simulation_date: datetime | None = None
+    ) -> AggregateT | None:
+        return self.event_store.simulate_aggregate(events, simulation_date=simulation_date)
 
     async def push_event(
         self, event: EventT, *, prev_aggregate: AggregateT | None = None, force: bool = False

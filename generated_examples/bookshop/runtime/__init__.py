@@ -42,6 +42,14 @@ from .errors import (
 from .events import Event
 from .in_memory_channels import FailedDelivery, InMemoryMessageBusAdapter, InMemoryMessageQueueAdapter
 from .in_memory_storage import InMemoryEventStorageAdapter
+from .maintenance import (
+    PourAggregateIdsResult,
+    PourEventsResult,
+    pour_aggregate_events,
+    pour_aggregate_ids,
+    pour_event_store_events,
+    pour_event_stores_events,
+)
 from .messages import (
     AggregateExistsHandler,
     AggregateExistsMessage,
@@ -107,6 +115,8 @@ __all__ = [
     "NotificationMessageQueue",
     "OnEventAlreadyExists",
     "OnEventPushed",
+    "PourAggregateIdsResult",
+    "PourEventsResult",
     "PushEventResult",
     "Reducer",
     "RetryAttempt",
@@ -124,4 +134,8 @@ __all__ = [
     "UndefinedMessageChannelAdapterError",
     "mock_event_store",
     "mute_event_store",
+    "pour_aggregate_events",
+    "pour_aggregate_ids",
+    "pour_event_store_events",
+    "pour_event_stores_events",
 ]

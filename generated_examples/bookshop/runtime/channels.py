@@ -9,7 +9,7 @@ typed `on(...)` subscriptions.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast, runtime_checkable
 
 from .errors import MessageChannelEventStoreNotFoundError, UndefinedMessageChannelAdapterError
 from .events import Event
@@ -99,7 +99,7 @@ class MessageChannel(Generic[MessageT_contra]):
         self._message_channel_adapter = message_channel_adapter
         self.source_event_stores = tuple(source_event_stores)
         for store in self.source_event_stores:
-            self._check_event_store_id(store.event_store_id)
+            self.check_event_store_id(store.event_store_id)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(message_channel_id={self.message_channel_id!r})"
@@ -121,16 +121,17 @@ class MessageChannel(Generic[MessageT_contra]):
 
     async def publish_message(self, message: MessageT_contra, *, replay: bool = False) -> None:
         """Publishes one message; raises MessageChannelEventStoreNotFoundError for a store not carried."""
-        self._check_event_store_id(_event_store_id_of(message))
+        self.check_event_store_id(_event_store_id_of(message))
         await self.get_message_channel_adapter().publish_message(message, replay=replay)
 
     async def publish_messages(self, messages: Sequence[MessageT_contra], *, replay: bool = False) -> None:
         """Publishes several messages, after checking all of them: either none or all are handed over."""
         for message in messages:
-            self._check_event_store_id(_event_store_id_of(message))
+            self.check_event_store_id(_event_store_id_of(message))
         await self.get_message_channel_adapter().publish_messages(messages, replay=replay)
 
-    def _check_event_store_id(self, event_store_id: str) -> None:
+    def check_event_store_id(self, event_store_id: str) -> None:
+        """Raises MessageChannelEventStoreNotFoundError unless the channel carries that store's messages."""
         if event_store_id not in self.source_event_store_ids:
             carried = ", ".join(sorted(self.source_event_store_ids))
             raise MessageChannelEventStoreNotFoundError(
@@ -157,7 +158,7 @@ class MessageChannel(Generic[MessageT_contra]):
                 raise TypeError(f"{event_class.__name__} is not a generated event class (it names no store)")
             event_types = frozenset({_event_type_of(event_class)})
         if event_store_id is not None:
-            self._check_event_store_id(event_store_id)
+            self.check_event_store_id(event_store_id)
         adapter = self.get_message_channel_adapter()
         if not isinstance(adapter, SubscribableMessageChannelAdapter):
             raise TypeError(
@@ -191,7 +192,7 @@ class StateCarryingMessageChannel(MessageChannel[MessageT_contra]):
         """Reads the aggregate as of the notified event from its store (one of `source_event_stores`),
         publishes the state-carrying message and returns it."""
         store_id = notification_message.event_store_id
-        self._check_event_store_id(store_id)
+        self.check_event_store_id(store_id)
         store = next((store for store in self.source_event_stores if store.event_store_id == store_id), None)
         if store is None:
             raise MessageChannelEventStoreNotFoundError(
@@ -203,7 +204,7 @@ class StateCarryingMessageChannel(MessageChannel[MessageT_contra]):
         event = notification_message.event
         found = await store.get_existing_aggregate(event.aggregate_id, max_version=event.version)
         message = StateCarryingMessage(store_id, event, found.aggregate)
-        await self.get_message_channel_adapter().publish_message(message, replay=replay)
+        await self.publish_message(cast(MessageT_contra, message), replay=replay)
         return message
 
 

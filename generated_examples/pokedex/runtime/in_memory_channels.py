@@ -132,6 +132,9 @@ class InMemoryMessageQueueAdapter:
         self._deliverer = _Deliverer(sleep)
         self._waiting: deque[tuple[Any, bool]] = deque()
         self._workers: set[asyncio.Task[None]] = set()
+        # Counted apart from the task set: a task leaves the set only in a later loop iteration, and a
+        # message published in between must still find a worker.
+        self._active_workers = 0
 
     @property
     def failed_deliveries(self) -> list[FailedDelivery]:
@@ -142,7 +145,8 @@ class InMemoryMessageQueueAdapter:
 
     async def publish_message(self, message: Any, *, replay: bool = False) -> None:
         self._waiting.append((message, replay))
-        if len(self._workers) < self.concurrency:
+        if self._active_workers < self.concurrency:
+            self._active_workers += 1
             worker = asyncio.create_task(self._work())
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
@@ -157,13 +161,17 @@ class InMemoryMessageQueueAdapter:
             await asyncio.gather(*self._workers)
 
     async def _work(self) -> None:
-        while self._waiting:
-            message, replay = self._waiting.popleft()
-            subscriptions = self._deliverer.matching(message, replay=replay)
-            if not subscriptions:
-                logger.warning("no subscriber for %s: dropped", _describe(message))
-            for subscription in subscriptions:
-                await self._deliverer.deliver(subscription, message, replay=replay)
+        try:
+            while self._waiting:
+                message, replay = self._waiting.popleft()
+                subscriptions = self._deliverer.matching(message, replay=replay)
+                if not subscriptions:
+                    logger.warning("no subscriber for %s: dropped", _describe(message))
+                for subscription in subscriptions:
+                    await self._deliverer.deliver(subscription, message, replay=replay)
+        finally:
+            # No await between the emptiness check above and this line: a later publish sees the change.
+            self._active_workers -= 1
 
 
 def _describe(message: Any) -> str:
