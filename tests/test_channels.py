@@ -190,9 +190,20 @@ async def test_the_store_is_checked_before_the_adapter() -> None:
         await PokemonNotificationsQueue().publish_message(NotificationMessage("trainers", registered()))  # type: ignore[arg-type]
 
 
-async def test_a_message_without_a_store_id_is_a_type_error() -> None:
-    with pytest.raises(TypeError, match="event_store_id"):
-        await PokemonNotificationsQueue(PublishingAdapter()).publish_message(("pokemons", appeared()))  # type: ignore[arg-type]
+async def test_what_is_not_a_message_of_the_channels_kind_is_a_type_error() -> None:
+    adapter = PublishingAdapter()
+    queue = PokemonNotificationsQueue(adapter)
+    not_messages: list[object] = [
+        ("pokemons", appeared()),
+        appeared(),  # an event names its store too, but it is no message
+        StateCarryingMessage("pokemons", appeared(), pokemon()),  # a message of another kind
+    ]
+    for not_a_message in not_messages:
+        with pytest.raises(TypeError, match="pokemon_notifications_queue carries NotificationMessages, not"):
+            await queue.publish_message(not_a_message)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="carries NotificationMessages"):
+            await queue.publish_messages([NotificationMessage("pokemons", appeared()), not_a_message])  # type: ignore[list-item]
+    assert adapter.published == [] and adapter.batches == []
 
 
 # -- the adapter -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ pytest.register_assert_rewrite("tests.channel_conformance")
 
 from .channel_conformance import (  # noqa: E402  (first: makes pokedex importable)
     NO_DELAY,
+    ConformanceBus,
     ConformanceQueue,
     Failure,
     Handler,
@@ -191,7 +192,7 @@ async def test_queue_retries_a_failing_handler_before_taking_the_next_message() 
     await adapter.wait_until_idle()
 
     assert calls == [("first", 1), ("first", 2), ("second", 1)]
-    assert adapter.failed_deliveries == []
+    assert not adapter.failed_deliveries
 
 
 @pytest.mark.parametrize("concurrency", [1, 2, 4])
@@ -261,7 +262,7 @@ async def test_queue_logs_and_drops_a_message_that_no_subscriber_wants(caplog: p
     await adapter.wait_until_idle()
     assert handler.messages == [wanted]
     assert late.messages == [wanted]
-    assert adapter.failed_deliveries == []
+    assert not adapter.failed_deliveries
 
 
 async def test_queue_delivers_a_message_published_right_after_a_handler_signalled_it_had_finished() -> None:
@@ -320,14 +321,14 @@ async def test_wait_until_idle_waits_for_the_retries_too(kind: str, caplog: pyte
 
     assert handler.contexts == [(1, 2, False), (2, 1, False), (3, 0, False)]
     assert delays == [1.0, 10.0]
-    assert adapter.failed_deliveries == []
+    assert not adapter.failed_deliveries
 
 
 @pytest.mark.parametrize("kind", ["bus", "queue"])
 async def test_wait_until_idle_returns_at_once_when_nothing_was_published(kind: str) -> None:
     adapter, _, _ = adapter_and_channel(kind, asyncio.sleep)
     await asyncio.wait_for(adapter.wait_until_idle(), DEADLOCK_GUARD)
-    assert adapter.failed_deliveries == []
+    assert not adapter.failed_deliveries
 
 
 @pytest.mark.parametrize("kind", ["bus", "queue"])
@@ -382,3 +383,21 @@ def test_retry_policy_limits_and_delays() -> None:
     assert [RetryPolicy(delay=2.0, backoff=1.0).delay_before(n) for n in (1, 2, 3)] == [2.0, 2.0, 2.0]
     default = RetryPolicy()
     assert default.retries == 2 and default.backoff >= 1 and default.delay >= 0
+
+
+async def test_an_adapter_remembers_only_the_latest_failed_deliveries(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pokedex.runtime.in_memory_channels as in_memory_channels
+
+    assert InMemoryMessageBusAdapter().failed_deliveries.maxlen == in_memory_channels.FAILED_DELIVERIES_KEPT
+    monkeypatch.setattr(in_memory_channels, "FAILED_DELIVERIES_KEPT", 2)
+    adapter = InMemoryMessageBusAdapter()
+
+    async def failing(message: Any, context: Any) -> None:
+        raise Failure(message.event.version)
+
+    bus = ConformanceBus(adapter)
+    bus.on_store("pokemons", failing, retry=RetryPolicy(retries=0))
+    for version in range(1, 4):
+        await bus.publish_message(state(leveled_up(version=version + 1)))
+    await adapter.wait_until_idle()
+    assert [failed.message.event.version for failed in adapter.failed_deliveries] == [3, 4]

@@ -990,7 +990,7 @@ async def test_connected_pushes_reach_the_subscribers_of_the_in_memory_bus_and_q
     assert leveled_up_messages == [StateCarryingMessage("pokemons", level_6.event, pokemon(version=2, level=6))]
     assert trainer_messages == [StateCarryingMessage("trainers", ash.event, trainer())]
     assert queued == [NotificationMessage("pokemons", pikachu.event), NotificationMessage("pokemons", bulbasaur.event)]
-    assert bus_adapter.failed_deliveries == [] and queue_adapter.failed_deliveries == []
+    assert not bus_adapter.failed_deliveries and not queue_adapter.failed_deliveries
 
 
 async def test_grouped_connected_pushes_reach_the_subscribers_of_the_in_memory_bus() -> None:

@@ -614,7 +614,7 @@ async def test_pours_reach_the_subscribers_that_accept_replays_on_the_in_memory_
         ("pikachu-1", 2, "Pikachu", True),
     ]
     assert live == []
-    assert adapter.failed_deliveries == []
+    assert not adapter.failed_deliveries
 
 
 # -- rate limit ----------------------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ Sleep = Callable[[float], Awaitable[None]]
 
 logger = logging.getLogger("kastor.channels")
 
+#: How many failed deliveries an adapter remembers (every one is also logged).
+FAILED_DELIVERIES_KEPT = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class FailedDelivery:
@@ -39,7 +42,7 @@ class _Deliverer:
     def __init__(self, sleep: Sleep) -> None:
         self._sleep = sleep
         self._subscriptions: list[Subscription] = []
-        self.failed_deliveries: list[FailedDelivery] = []
+        self.failed_deliveries: deque[FailedDelivery] = deque(maxlen=FAILED_DELIVERIES_KEPT)
 
     def subscribe(self, subscription: Subscription) -> None:
         self._subscriptions.append(subscription)
@@ -97,7 +100,8 @@ class InMemoryMessageBusAdapter:
         self._pending: set[asyncio.Task[None]] = set()
 
     @property
-    def failed_deliveries(self) -> list[FailedDelivery]:
+    def failed_deliveries(self) -> deque[FailedDelivery]:
+        """The latest deliveries that failed on every attempt (at most FAILED_DELIVERIES_KEPT)."""
         return self._deliverer.failed_deliveries
 
     def subscribe(self, subscription: Subscription) -> None:
@@ -137,7 +141,8 @@ class InMemoryMessageQueueAdapter:
         self._active_workers = 0
 
     @property
-    def failed_deliveries(self) -> list[FailedDelivery]:
+    def failed_deliveries(self) -> deque[FailedDelivery]:
+        """The latest deliveries that failed on every attempt (at most FAILED_DELIVERIES_KEPT)."""
         return self._deliverer.failed_deliveries
 
     def subscribe(self, subscription: Subscription) -> None:

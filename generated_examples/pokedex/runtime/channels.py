@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast, run
 
 from .errors import MessageChannelEventStoreNotFoundError, UndefinedMessageChannelAdapterError
 from .events import Event
-from .messages import MessageHandler, NotificationMessage, StateCarryingMessage
+from .messages import AggregateExistsMessage, MessageHandler, NotificationMessage, StateCarryingMessage
 from .stores import EventStore
 
 MessageT_contra = TypeVar("MessageT_contra", contravariant=True)
@@ -85,6 +85,8 @@ class MessageChannel(Generic[MessageT_contra]):
     """
 
     message_kind: ClassVar[MessageKind]
+    #: The class of the messages it carries.
+    message_class: ClassVar[type[Any]]
     channel_kind: ClassVar[ChannelKind]
     #: Set by generated subclasses: the channel id and the ids of the stores whose messages it carries.
     message_channel_id: ClassVar[str]
@@ -121,14 +123,22 @@ class MessageChannel(Generic[MessageT_contra]):
 
     async def publish_message(self, message: MessageT_contra, *, replay: bool = False) -> None:
         """Publishes one message; raises MessageChannelEventStoreNotFoundError for a store not carried."""
-        self.check_event_store_id(_event_store_id_of(message))
+        self.check_event_store_id(self._event_store_id_of(message))
         await self.get_message_channel_adapter().publish_message(message, replay=replay)
 
     async def publish_messages(self, messages: Sequence[MessageT_contra], *, replay: bool = False) -> None:
         """Publishes several messages, after checking all of them: either none or all are handed over."""
         for message in messages:
-            self.check_event_store_id(_event_store_id_of(message))
+            self.check_event_store_id(self._event_store_id_of(message))
         await self.get_message_channel_adapter().publish_messages(messages, replay=replay)
+
+    def _event_store_id_of(self, message: object) -> str:
+        if not isinstance(message, self.message_class):
+            raise TypeError(
+                f"{self.message_channel_id} carries {self.message_class.__name__}s, not {type(message).__name__}"
+            )
+        event_store_id: str = message.event_store_id
+        return event_store_id
 
     def check_event_store_id(self, event_store_id: str) -> None:
         """Raises MessageChannelEventStoreNotFoundError unless the channel carries that store's messages."""
@@ -179,12 +189,14 @@ class NotificationMessageChannel(MessageChannel[MessageT_contra]):
     """Carries `NotificationMessage`s: the store id and the event."""
 
     message_kind: ClassVar[MessageKind] = "notification"
+    message_class: ClassVar[type[Any]] = NotificationMessage
 
 
 class StateCarryingMessageChannel(MessageChannel[MessageT_contra]):
     """Carries `StateCarryingMessage`s: the store id, the event and the aggregate as of that event."""
 
     message_kind: ClassVar[MessageKind] = "state-carrying"
+    message_class: ClassVar[type[Any]] = StateCarryingMessage
 
     async def get_aggregate_and_publish_message(
         self, notification_message: NotificationMessage[str, Event], *, replay: bool = False
@@ -212,6 +224,7 @@ class AggregateExistsMessageChannel(MessageChannel[MessageT_contra]):
     """Carries `AggregateExistsMessage`s: that an aggregate exists, since when."""
 
     message_kind: ClassVar[MessageKind] = "aggregate-exists"
+    message_class: ClassVar[type[Any]] = AggregateExistsMessage
 
 
 class NotificationMessageBus(NotificationMessageChannel[MessageT_contra]):
@@ -236,13 +249,6 @@ class AggregateExistsMessageBus(AggregateExistsMessageChannel[MessageT_contra]):
 
 class AggregateExistsMessageQueue(AggregateExistsMessageChannel[MessageT_contra]):
     channel_kind: ClassVar[ChannelKind] = "queue"
-
-
-def _event_store_id_of(message: object) -> str:
-    event_store_id = getattr(message, "event_store_id", None)
-    if not isinstance(event_store_id, str):
-        raise TypeError(f"expected a message with an event_store_id, got {type(message).__name__}")
-    return event_store_id
 
 
 def _event_type_of(event_class: type[Event]) -> str:
