@@ -1,4 +1,4 @@
-"""The `kastor` command line: generate, check, validate, schema.
+"""The `kastor` command line: generate, check, validate, schema, sql.
 
 Exit codes: 0 success, 1 `check` found stale output, 2 bad input (specs, arguments, configuration).
 """
@@ -7,6 +7,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from .diagnostics import SpecError
 from .formatting import FormattingError
 from .pipeline import SpecSource, generate, load_packages
 from .spec_model import spec_json_schema
+from .template_files import runtime_string_constant
 from .writer import ForeignFilesError, compare_package, write_package
 
 EXIT_OK = 0
@@ -93,6 +95,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema of spec files, for editors such as yaml-language-server.",
     )
     schema.set_defaults(handler=_schema)
+    sql = commands.add_parser(
+        "sql",
+        help="Print the SQL that creates the event table of a storage adapter (for migration tools).",
+        description="Print the SQL that creates the event table of a storage adapter, for your own migration "
+        "tools, e.g. `kastor sql postgres --schema app | psql`. It is idempotent.",
+    )
+    sql.add_argument("database", choices=["postgres"], help="the adapter's database")
+    sql.add_argument(
+        "--schema", default="public", metavar="NAME", help="the table's schema (created if missing); default: public"
+    )
+    sql.set_defaults(handler=_sql)
     return parser
 
 
@@ -139,6 +152,19 @@ def _validate(arguments: argparse.Namespace) -> int:
 
 def _schema(_: argparse.Namespace) -> int:
     print(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def _sql(arguments: argparse.Namespace) -> int:
+    # Read from the runtime's source, never imported: the generator does not depend on the runtime.
+    module = "postgres_storage.py"
+    schema: str = arguments.schema
+    if re.fullmatch(runtime_string_constant(module, "SCHEMA_NAME_PATTERN"), schema) is None:
+        raise UsageError(
+            f"invalid schema name {schema!r}: use letters, digits and underscores, not starting with a digit, "
+            "at most 63 characters"
+        )
+    sys.stdout.write(runtime_string_constant(module, "SCHEMA_SQL").format(schema=schema))
     return EXIT_OK
 
 

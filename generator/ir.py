@@ -253,8 +253,9 @@ class PackageModel:
         return tuple(wiring.store.store_class for wiring in self.store_connections)
 
     @property
-    def store_union_imports(self) -> tuple[str, ...]:
-        return tuple(store.union_name for store in self.stores)
+    def store_message_event_imports(self) -> tuple[str, ...]:
+        names = [store.codec_name for store in self.stores] + [store.union_name for store in self.stores]
+        return tuple(sorted(names, key=_import_order))
 
     @property
     def channel_runtime_imports(self) -> tuple[str, ...]:
@@ -386,7 +387,9 @@ def build_package(package: PackageSpec, header_paths: list[str]) -> tuple[Packag
         ModuleExports("channels", tuple(channel.class_name for channel in ordered_channels)),
         ModuleExports("connections", tuple(wiring.function_name for wiring in store_connections)),
         ModuleExports("events", tuple(sorted(_event_module_names(stores)))),
-        ModuleExports("messages", tuple(sorted(alias for store in stores for alias in store.message_aliases))),
+        ModuleExports(
+            "messages", ("MESSAGE_CODEC", *sorted(alias for store in stores for alias in store.message_aliases))
+        ),
         ModuleExports("models", tuple(named.name for named in ordered_models)),
         ModuleExports("reducers", tuple(sorted(store.reducer_class for store in stores))),
         ModuleExports("stores", tuple(sorted(store.store_class for store in stores))),

@@ -35,3 +35,21 @@ def public_names(init_source: str) -> tuple[str, ...]:
             value = ast.literal_eval(node.value)
             return tuple(sorted(value))
     raise RuntimeError("the runtime's __init__.py has no __all__")
+
+
+def runtime_string_constant(module: str, name: str) -> str:
+    """A module-level string constant of the runtime module `module` (a file name), read from its source."""
+    source = (RUNTIME / module).read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
+        else:
+            continue
+        if any(isinstance(target, ast.Name) and target.id == name for target in targets):
+            assert node.value is not None
+            value = ast.literal_eval(node.value)
+            if isinstance(value, str):
+                return value
+    raise RuntimeError(f"the runtime's {module} has no string constant {name}")

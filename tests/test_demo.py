@@ -4,6 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.services import require_postgres, require_rabbitmq
 from tests.support import REPO
 
 EXPECTED = """\
@@ -45,3 +48,25 @@ def test_the_demo_refuses_a_database_that_already_holds_its_events(tmp_path: Pat
     assert again.stdout == ""
     assert "already holds the demo's events" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+@pytest.mark.service
+def test_the_demo_runs_on_postgresql_and_rabbitmq() -> None:
+    completed = run_demo("--postgres", require_postgres(), "--rabbitmq", require_rabbitmq())
+    assert completed.returncode == 0, completed.stderr
+    # The broker delivers the bus and the queue independently: the same lines, maybe interleaved otherwise.
+    assert sorted(completed.stdout.splitlines()) == sorted(EXPECTED.splitlines())
+
+
+def test_the_demo_wants_both_production_urls() -> None:
+    completed = run_demo("--postgres", "postgresql://127.0.0.1/nowhere")
+    assert completed.returncode == 2
+    assert "--postgres and --rabbitmq go together" in completed.stderr
+
+
+@pytest.mark.service
+def test_the_demo_reports_an_unreachable_server_without_a_traceback() -> None:
+    completed = run_demo("--postgres", "postgresql://postgres@127.0.0.1:1/test", "--rabbitmq", require_rabbitmq())
+    assert completed.returncode == 1
+    assert "127.0.0.1" in completed.stderr and "1" in completed.stderr
+    assert "Traceback" not in completed.stderr

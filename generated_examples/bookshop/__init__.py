@@ -4,7 +4,12 @@
 from .channels import OrderEventsBus, OrderStateQueue
 from .connections import connect_orders_event_store
 from .events import ORDERS_EVENT_CODEC, OrderCancelled, OrderPaid, OrderPlaced, OrdersEvent, OrderShipped
-from .messages import OrdersAggregateExistsMessage, OrdersNotificationMessage, OrdersStateCarryingMessage
+from .messages import (
+    MESSAGE_CODEC,
+    OrdersAggregateExistsMessage,
+    OrdersNotificationMessage,
+    OrdersStateCarryingMessage,
+)
 from .models import (
     Currency,
     Isbn,
@@ -59,7 +64,10 @@ from .runtime import (
     Message,
     MessageChannel,
     MessageChannelAdapter,
+    MessageChannelConnectionError,
     MessageChannelEventStoreNotFoundError,
+    MessageCodec,
+    MessageDecodeError,
     MessageHandler,
     MockedEventStore,
     NotificationHandler,
@@ -69,9 +77,12 @@ from .runtime import (
     NotificationMessageQueue,
     OnEventAlreadyExists,
     OnEventPushed,
+    PostgresEventStorageAdapter,
     PourAggregateIdsResult,
     PourEventsResult,
     PushEventResult,
+    RabbitMQMessageBusAdapter,
+    RabbitMQMessageQueueAdapter,
     Reducer,
     RetryAttempt,
     RetryPolicy,
@@ -96,6 +107,7 @@ from .runtime import (
 from .stores import OrdersEventStore
 
 __all__ = [
+    "MESSAGE_CODEC",
     "ORDERS_EVENT_CODEC",
     "Aggregate",
     "AggregateExistsHandler",
@@ -135,7 +147,10 @@ __all__ = [
     "Message",
     "MessageChannel",
     "MessageChannelAdapter",
+    "MessageChannelConnectionError",
     "MessageChannelEventStoreNotFoundError",
+    "MessageCodec",
+    "MessageDecodeError",
     "MessageHandler",
     "MockedEventStore",
     "Money",
@@ -169,9 +184,12 @@ __all__ = [
     "OrdersNotificationMessage",
     "OrdersReducer",
     "OrdersStateCarryingMessage",
+    "PostgresEventStorageAdapter",
     "PourAggregateIdsResult",
     "PourEventsResult",
     "PushEventResult",
+    "RabbitMQMessageBusAdapter",
+    "RabbitMQMessageQueueAdapter",
     "Reducer",
     "RetryAttempt",
     "RetryPolicy",

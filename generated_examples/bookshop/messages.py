@@ -3,9 +3,9 @@
 
 from typing import Literal, TypeAlias
 
-from .events import OrdersEvent
+from .events import ORDERS_EVENT_CODEC, OrdersEvent
 from .models import Order
-from .runtime import AggregateExistsMessage, NotificationMessage, StateCarryingMessage
+from .runtime import AggregateExistsMessage, MessageCodec, NotificationMessage, StateCarryingMessage
 
 OrdersNotificationMessage: TypeAlias = NotificationMessage[Literal["orders"], OrdersEvent]
 """An event of the orders store was pushed."""
@@ -13,3 +13,10 @@ OrdersStateCarryingMessage: TypeAlias = StateCarryingMessage[Literal["orders"], 
 """An event of the orders store was pushed; with the Order as of that event."""
 OrdersAggregateExistsMessage: TypeAlias = AggregateExistsMessage[Literal["orders"]]
 """An aggregate of the orders store exists."""
+
+MESSAGE_CODEC = MessageCodec(
+    {
+        "orders": (ORDERS_EVENT_CODEC, Order),
+    }
+)
+"""Reads and writes the JSON of every store's messages, for adapters that carry them between processes."""

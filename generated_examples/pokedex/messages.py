@@ -3,9 +3,9 @@
 
 from typing import Literal, TypeAlias
 
-from .events import PokemonsEvent, TrainersEvent
+from .events import POKEMONS_EVENT_CODEC, TRAINERS_EVENT_CODEC, PokemonsEvent, TrainersEvent
 from .models import Pokemon, Trainer
-from .runtime import AggregateExistsMessage, NotificationMessage, StateCarryingMessage
+from .runtime import AggregateExistsMessage, MessageCodec, NotificationMessage, StateCarryingMessage
 
 PokemonsNotificationMessage: TypeAlias = NotificationMessage[Literal["pokemons"], PokemonsEvent]
 """An event of the pokemons store was pushed."""
@@ -20,3 +20,11 @@ TrainersStateCarryingMessage: TypeAlias = StateCarryingMessage[Literal["trainers
 """An event of the trainers store was pushed; with the Trainer as of that event."""
 TrainersAggregateExistsMessage: TypeAlias = AggregateExistsMessage[Literal["trainers"]]
 """An aggregate of the trainers store exists."""
+
+MESSAGE_CODEC = MessageCodec(
+    {
+        "pokemons": (POKEMONS_EVENT_CODEC, Pokemon),
+        "trainers": (TRAINERS_EVENT_CODEC, Trainer),
+    }
+)
+"""Reads and writes the JSON of every store's messages, for adapters that carry them between processes."""

@@ -55,13 +55,14 @@ class _Deliverer:
                 chosen.setdefault(subscription.handler, subscription)
         return list(chosen.values())
 
-    async def deliver(self, subscription: Subscription, message: Any, *, replay: bool) -> None:
+    async def deliver(self, subscription: Subscription, message: Any, *, replay: bool) -> bool:
+        """Runs the handler with its retries; False when it failed on every attempt (logged and recorded)."""
         policy = subscription.retry
         attempts = policy.retries + 1
         for attempt in range(1, attempts + 1):
             try:
                 await subscription.handler(message, DeliveryContext(attempt, attempts - attempt, replay))
-                return
+                return True
             except Exception as error:
                 name = getattr(subscription.handler, "__qualname__", repr(subscription.handler))
                 if attempt == attempts:
@@ -75,7 +76,7 @@ class _Deliverer:
                     self.failed_deliveries.append(
                         FailedDelivery(message, subscription.handler, error, attempts, replay)
                     )
-                    return
+                    return False
                 delay = policy.delay_before(attempt)
                 logger.warning(
                     "handler %s failed on %s (attempt %d of %d): %r; retrying in %.3f s",
@@ -87,6 +88,7 @@ class _Deliverer:
                     delay,
                 )
                 await self._sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns")
 
 
 class InMemoryMessageBusAdapter:
@@ -97,7 +99,7 @@ class InMemoryMessageBusAdapter:
 
     def __init__(self, *, sleep: Sleep = asyncio.sleep) -> None:
         self._deliverer = _Deliverer(sleep)
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending: set[asyncio.Task[bool]] = set()
 
     @property
     def failed_deliveries(self) -> deque[FailedDelivery]:
@@ -106,6 +108,9 @@ class InMemoryMessageBusAdapter:
 
     def subscribe(self, subscription: Subscription) -> None:
         self._deliverer.subscribe(subscription)
+
+    async def start(self) -> None:
+        """Nothing to set up in memory; broker adapters connect and start consuming here."""
 
     async def publish_message(self, message: Any, *, replay: bool = False) -> None:
         for subscription in self._deliverer.matching(message, replay=replay):
@@ -147,6 +152,9 @@ class InMemoryMessageQueueAdapter:
 
     def subscribe(self, subscription: Subscription) -> None:
         self._deliverer.subscribe(subscription)
+
+    async def start(self) -> None:
+        """Nothing to set up in memory; broker adapters connect and start consuming here."""
 
     async def publish_message(self, message: Any, *, replay: bool = False) -> None:
         self._waiting.append((message, replay))

@@ -50,6 +50,7 @@ from .maintenance import (
     pour_event_store_events,
     pour_event_stores_events,
 )
+from .message_codecs import MessageCodec, MessageDecodeError
 from .messages import (
     AggregateExistsHandler,
     AggregateExistsMessage,
@@ -60,6 +61,12 @@ from .messages import (
     NotificationMessage,
     StateCarryingHandler,
     StateCarryingMessage,
+)
+from .postgres_storage import PostgresEventStorageAdapter
+from .rabbitmq_channels import (
+    MessageChannelConnectionError,
+    RabbitMQMessageBusAdapter,
+    RabbitMQMessageQueueAdapter,
 )
 from .reducers import Reducer
 from .results import GetAggregateResult, GetExistingAggregateResult, ListAggregateIdsResult, PushEventResult
@@ -105,7 +112,10 @@ __all__ = [
     "Message",
     "MessageChannel",
     "MessageChannelAdapter",
+    "MessageChannelConnectionError",
     "MessageChannelEventStoreNotFoundError",
+    "MessageCodec",
+    "MessageDecodeError",
     "MessageHandler",
     "MockedEventStore",
     "NotificationHandler",
@@ -115,9 +125,12 @@ __all__ = [
     "NotificationMessageQueue",
     "OnEventAlreadyExists",
     "OnEventPushed",
+    "PostgresEventStorageAdapter",
     "PourAggregateIdsResult",
     "PourEventsResult",
     "PushEventResult",
+    "RabbitMQMessageBusAdapter",
+    "RabbitMQMessageQueueAdapter",
     "Reducer",
     "RetryAttempt",
     "RetryPolicy",

@@ -1,0 +1,101 @@
+"""Messages as JSON, for adapters that carry them between processes (RabbitMQ...)."""
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from .aggregates import Aggregate
+from .codecs import EventCodec, describe
+from .errors import EventDecodeError, KastorError
+from .messages import AggregateExistsMessage, Message, NotificationMessage, StateCarryingMessage
+from .timestamps import require_aware
+
+
+class MessageDecodeError(KastorError):
+    """A message body could not be turned back into a message of a known store."""
+
+
+class MessageCodec:
+    """Writes messages of a package's stores as JSON objects and reads them back as typed messages.
+
+    The body names its kind (`notification`, `state-carrying`, `aggregate-exists`) and its store; the
+    event is the store codec's JSON and the aggregate its model's, so that other languages can read it.
+    """
+
+    def __init__(self, stores: Mapping[str, tuple[EventCodec[Any], type[Aggregate]]]) -> None:
+        self._stores = dict(stores)
+
+    @property
+    def event_store_ids(self) -> frozenset[str]:
+        return frozenset(self._stores)
+
+    def to_dict(self, message: Message) -> dict[str, Any]:
+        if isinstance(message, AggregateExistsMessage):
+            self._store(message.event_store_id)
+            return {
+                "kind": "aggregate-exists",
+                "event_store_id": message.event_store_id,
+                "aggregate_id": message.aggregate_id,
+                "initial_event_timestamp": message.initial_event_timestamp.isoformat(),
+            }
+        codec, _ = self._store(message.event_store_id)
+        body: dict[str, Any] = {
+            "event_store_id": message.event_store_id,
+            "event": codec.to_dict(message.event),
+        }
+        if isinstance(message, StateCarryingMessage):
+            body["kind"] = "state-carrying"
+            body["aggregate"] = message.aggregate.model_dump(mode="json")
+        else:
+            body["kind"] = "notification"
+        return body
+
+    def to_json(self, message: Message) -> bytes:
+        return json.dumps(self.to_dict(message), separators=(",", ":"), ensure_ascii=False).encode()
+
+    def from_json(self, data: str | bytes) -> Message:
+        try:
+            body = json.loads(data)
+        except ValueError as error:
+            raise MessageDecodeError(f"a message body is not JSON: {error}") from error
+        return self.from_dict(body)
+
+    def from_dict(self, body: object) -> Message:
+        if not isinstance(body, dict):
+            raise MessageDecodeError(f"a message body must be a JSON object, got {type(body).__name__}")
+        kind, store_id = body.get("kind"), body.get("event_store_id")
+        if not isinstance(store_id, str):
+            raise MessageDecodeError("a message body has no event_store_id")
+        if kind not in ("notification", "state-carrying", "aggregate-exists"):
+            raise MessageDecodeError(f"{store_id}: unknown message kind {kind!r}")
+        codec, aggregate_class = self._store(store_id)
+        try:
+            if kind == "aggregate-exists":
+                timestamp = datetime.fromisoformat(body["initial_event_timestamp"])
+                return AggregateExistsMessage(
+                    store_id, str(body["aggregate_id"]), require_aware("initial_event_timestamp", timestamp)
+                )
+            event = codec.from_dict(body["event"])
+            if kind == "notification":
+                return NotificationMessage(store_id, event)
+            return StateCarryingMessage(store_id, event, aggregate_class.model_validate(body["aggregate"]))
+        except EventDecodeError as error:
+            raise MessageDecodeError(f"{store_id}: invalid event in a message: {error}") from error
+        except ValidationError as error:
+            raise MessageDecodeError(
+                f"{store_id}: invalid aggregate in a message: {describe(error)}"
+            ) from error
+        except (KeyError, TypeError, ValueError) as error:
+            raise MessageDecodeError(f"{store_id}: malformed {kind} message: {error!r}") from error
+
+    def _store(self, event_store_id: str) -> tuple[EventCodec[Any], type[Aggregate]]:
+        try:
+            return self._stores[event_store_id]
+        except KeyError:
+            known = ", ".join(sorted(self._stores))
+            raise MessageDecodeError(
+                f"no store {event_store_id!r} in this package (stores: {known})"
+            ) from None

@@ -1,0 +1,571 @@
+"""Event storage in PostgreSQL, through psycopg 3 (async) and its connection pool.
+
+One table, `<schema>.kastor_events`, holds the events of every store, keyed by (store id, aggregate id,
+version): the key is the concurrency guard, so writers in any number of processes race safely and a
+version is stored once. Each `push_events` call is one transaction. The table is created by
+`create_schema()` or by running the SQL that `kastor sql postgres` prints, never implicitly.
+
+The driver is imported only when the adapter is used, so the package needs it only where the adapter
+runs: install psycopg[binary] and psycopg-pool (the `kastor[postgres]` extra).
+"""
+
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import re
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from .errors import EventAlreadyExistsError, EventStorageError
+from .events import Event
+from .storage import (
+    AggregateIdEntry,
+    AggregateIdsQuery,
+    EventsQuery,
+    EventStorageAdapter,
+    StorageContext,
+    missing_previous_version,
+)
+
+EventT = TypeVar("EventT", bound=Event)
+ResultT = TypeVar("ResultT")
+
+TABLE = "kastor_events"
+
+#: What a schema name may be: an unquoted identifier of PostgreSQL (at most 63 characters).
+SCHEMA_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
+
+#: The migration that creates the table (idempotent). `kastor sql postgres` prints it, formatted.
+SCHEMA_SQL = """-- Kastor event storage: one table for the events of every store (schema "{schema}").
+CREATE SCHEMA IF NOT EXISTS "{schema}";
+
+CREATE TABLE IF NOT EXISTS "{schema}"."kastor_events" (
+    event_store_id TEXT COLLATE "C" NOT NULL,
+    aggregate_id TEXT COLLATE "C" NOT NULL,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    type TEXT NOT NULL,
+    timestamp TIMESTAMPTZ NOT NULL,
+    payload JSONB,
+    metadata JSONB,
+    PRIMARY KEY (event_store_id, aggregate_id, version)
+);
+
+-- list_aggregate_ids reads initial events only, in (timestamp, aggregate id) order.
+CREATE INDEX IF NOT EXISTS "kastor_events_initial"
+    ON "{schema}"."kastor_events" (event_store_id, timestamp, aggregate_id)
+    WHERE version = 1;
+"""
+
+#: Seconds to wait for the server when the connection string sets no `connect_timeout`.
+CONNECT_TIMEOUT_SECONDS = 10
+
+_INSTALL_HINT = "install psycopg[binary] and psycopg-pool (pip install 'psycopg[binary]' psycopg-pool)"
+
+
+def schema_sql(schema: str = "public") -> str:
+    """The SQL that creates the table in `schema` (raises ValueError for a name that is not an identifier)."""
+    return SCHEMA_SQL.format(schema=_checked_schema(schema))
+
+
+def _checked_schema(schema: str) -> str:
+    if not isinstance(schema, str) or re.fullmatch(SCHEMA_NAME_PATTERN, schema) is None:
+        raise ValueError(
+            f"invalid PostgreSQL schema name {schema!r}: use letters, digits and underscores, "
+            "not starting with a digit, at most 63 characters"
+        )
+    return schema
+
+
+class PostgresEventStorageAdapter(EventStorageAdapter):
+    """Stores events in PostgreSQL, in the table `kastor_events` of `schema`.
+
+    Give one of: `conninfo` (a URL or `key=value` string: the adapter opens a pool of `min_size` to
+    `max_size` connections on first use, checks each connection before lending it so that lost ones are
+    replaced, and closes the pool in `close()`); `pool`, an open `psycopg_pool.AsyncConnectionPool`; or
+    `connection`, a `psycopg.AsyncConnection` that the adapter uses for one call at a time. A given
+    pool or connection stays the caller's: `close()` leaves it open. With none of them, libpq's
+    environment variables (PGHOST, PGDATABASE...) say where the server is.
+    """
+
+    def __init__(
+        self,
+        conninfo: str | None = None,
+        *,
+        schema: str = "public",
+        pool: Any = None,
+        connection: Any = None,
+        min_size: int = 1,
+        max_size: int = 10,
+    ) -> None:
+        if sum(given is not None for given in (conninfo, pool, connection)) > 1:
+            raise ValueError("give one of conninfo, pool and connection, not several")
+        if min_size < 0 or max_size < max(min_size, 1):
+            raise ValueError(
+                f"need 0 <= min_size <= max_size and max_size >= 1, got {min_size} and {max_size}"
+            )
+        self.schema = _checked_schema(schema)
+        self.conninfo = conninfo
+        self.min_size = min_size
+        self.max_size = max_size
+        self._given_pool = pool
+        self._given_connection = connection
+        self._table = f'"{self.schema}"."{TABLE}"'
+        self._opened: _OpenedPool | None = None  # the pool this adapter opened
+        self._opening = _LoopLock()
+        self._connection_lock = _LoopLock()
+        self._insert = _insert_sql(self._table, force=False)
+        self._upsert = _insert_sql(self._table, force=True)
+
+    def __repr__(self) -> str:
+        return f"PostgresEventStorageAdapter({self._where()!r}, schema={self.schema!r})"
+
+    async def __aenter__(self) -> "PostgresEventStorageAdapter":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the pool the adapter opened (a given pool or connection stays open); the adapter opens a
+        new pool if used again."""
+        if self._opened is not None:
+            await self._release(self._opened)
+
+    async def create_schema(self) -> None:
+        """Creates the schema, the table and its index if missing (the SQL of `schema_sql`); idempotent,
+        and safe to run from several processes at once."""
+        statements = [statement.strip() for statement in schema_sql(self.schema).split(";")]
+
+        async def work(connection: Any) -> None:
+            async with connection.transaction():
+                # Concurrent CREATE ... IF NOT EXISTS of one name may still collide: take turns.
+                await connection.execute("SELECT pg_advisory_xact_lock(hashtext('kastor.create_schema'))")
+                cursor = await connection.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+                )
+                schema_exists = await cursor.fetchone() is not None
+                for statement in statements:
+                    if not statement or (schema_exists and "CREATE SCHEMA" in statement):
+                        continue  # CREATE SCHEMA needs a privilege that using an existing one does not
+                    await connection.execute(statement)
+
+        await self._run(work)
+
+    async def drop_schema(self) -> None:
+        """Drops the adapter's schema with everything in it (its events too): for tests and demos. Refuses
+        the `public` schema."""
+        if self.schema == "public":
+            raise ValueError("drop_schema() refuses to drop the public schema")
+
+        async def work(connection: Any) -> None:
+            await connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+        await self._run(work)
+
+    async def push_events(
+        self, events: Sequence[tuple[StorageContext[Any], Event]], *, force: bool = False
+    ) -> None:
+        rows = [_row(context, event) for context, event in events]
+        if not rows:
+            return
+        sql = self._upsert if force else self._insert
+        psycopg = _psycopg()
+
+        async def work(connection: Any) -> None:
+            async with connection.transaction():
+                for (context, event), row in zip(events, rows, strict=True):
+                    try:
+                        cursor = await connection.execute(sql, row)
+                        previous_found, written = await cursor.fetchone()
+                    except psycopg.errors.DeadlockDetected as error:
+                        # Another transaction writes this version too, and waits for a row of ours.
+                        raise EventAlreadyExistsError(
+                            event_store_id=context.event_store_id,
+                            aggregate_id=event.aggregate_id,
+                            version=event.version,
+                        ) from error
+                    except psycopg.DataError as error:
+                        raise EventStorageError(
+                            f"{self._where()}: cannot store {context.event_store_id}/{event.aggregate_id} "
+                            f"v{event.version}: {error}"
+                        ) from error
+                    if written:
+                        continue
+                    if not previous_found:
+                        raise missing_previous_version(context, event)
+                    raise EventAlreadyExistsError(
+                        event_store_id=context.event_store_id,
+                        aggregate_id=event.aggregate_id,
+                        version=event.version,
+                    )
+
+        await self._run(work)
+
+    async def get_events(
+        self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
+    ) -> list[EventT]:
+        sql = (
+            f"SELECT version, type, timestamp, payload::text, metadata::text FROM {self._table} "
+            "WHERE event_store_id = %s AND aggregate_id = %s"
+        )
+        parameters: list[Any] = [context.event_store_id, aggregate_id]
+        if query.min_version is not None:
+            sql += " AND version >= %s"
+            parameters.append(query.min_version)
+        if query.max_version is not None:
+            sql += " AND version <= %s"
+            parameters.append(query.max_version)
+        sql += " ORDER BY version DESC" if query.reverse else " ORDER BY version"
+        if query.limit is not None:
+            sql += " LIMIT %s"
+            parameters.append(query.limit)
+        rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
+        quoted_id = json.dumps(aggregate_id)
+        return [
+            context.codec.from_json(
+                _event_json(quoted_id, version, event_type, timestamp, payload, metadata),
+                aggregate_id=aggregate_id,
+                version=version,
+            )
+            for version, event_type, timestamp, payload, metadata in rows
+        ]
+
+    async def list_aggregate_ids(
+        self, context: StorageContext[Any], query: AggregateIdsQuery
+    ) -> list[AggregateIdEntry]:
+        # `version = 1` stays a literal, so that the planner uses the partial index of initial events.
+        sql = f"SELECT aggregate_id, timestamp FROM {self._table} WHERE event_store_id = %s AND version = 1"
+        parameters: list[Any] = [context.event_store_id]
+        if query.initial_event_after is not None:
+            sql += " AND timestamp >= %s"
+            parameters.append(query.initial_event_after)
+        if query.initial_event_before is not None:
+            sql += " AND timestamp <= %s"
+            parameters.append(query.initial_event_before)
+        if query.start_after is not None:
+            comparison = "<" if query.reverse else ">"
+            sql += f" AND (timestamp, aggregate_id) {comparison} (%s, %s)"
+            parameters.extend((query.start_after.initial_event_timestamp, query.start_after.aggregate_id))
+        sql += (
+            " ORDER BY timestamp DESC, aggregate_id DESC"
+            if query.reverse
+            else " ORDER BY timestamp, aggregate_id"
+        )
+        if query.limit is not None:
+            sql += " LIMIT %s"
+            parameters.append(query.limit)
+        rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
+        return [AggregateIdEntry(aggregate_id, timestamp.astimezone(UTC)) for aggregate_id, timestamp in rows]
+
+    # -- connections ---------------------------------------------------------------------------------
+
+    async def _run(self, work: Callable[[Any], Awaitable[ResultT]]) -> ResultT:
+        """Runs `work` with a connection; the driver's errors become EventStorageError."""
+        psycopg = _psycopg()
+        errors = psycopg.errors
+        try:
+            async with self._connection() as connection:
+                result = await work(connection)
+        except (errors.UndefinedTable, errors.InvalidSchemaName) as error:
+            raise EventStorageError(
+                f"{self._where()}: the table {self._table} does not exist: create it with "
+                f"`await adapter.create_schema()`, or run the SQL that `kastor sql postgres --schema "
+                f"{self.schema}` prints"
+            ) from error
+        except _pool_timeout() as error:
+            cause = await self._connect_error()
+            if cause is not None:
+                raise EventStorageError(f"cannot connect to {self._where()}: {cause}") from cause
+            raise EventStorageError(f"{self._where()}: no pooled connection became free: {error}") from error
+        except psycopg.Error as error:
+            raise EventStorageError(f"{self._where()}: {error}") from error
+        return result
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        if self._given_connection is not None:
+            async with self._connection_lock.get():
+                yield self._given_connection
+            return
+        pool = self._given_pool if self._given_pool is not None else await self._own_pool()
+        async with pool.connection() as connection:
+            yield connection
+
+    async def _own_pool(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._opened is not None and self._opened.loop is loop:
+            return self._opened.pool
+        async with self._opening.get():
+            if self._opened is not None and self._opened.loop is not loop:
+                if self._opened.loop.is_running():
+                    raise EventStorageError(
+                        f"{self!r} is in use by another event loop: use one adapter per event loop"
+                    )
+                await self._release(self._opened)  # its event loop has ended (a former asyncio.run)
+            if self._opened is None:
+                self._opened = await self._open_pool(loop)
+            return self._opened.pool
+
+    async def _open_pool(self, loop: asyncio.AbstractEventLoop) -> "_OpenedPool":
+        psycopg = _psycopg()
+        psycopg_pool = _psycopg_pool()
+        conninfo = self.conninfo or ""
+        kwargs = self._connect_kwargs()
+        # The pool would only retry in the background: one direct connection first fails fast, and
+        # with the driver's reason (refused, unknown host, authentication...).
+        try:
+            probe = await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+        except psycopg.Error as error:
+            raise EventStorageError(f"cannot connect to {self._where()}: {error}") from error
+        await probe.close()
+        connections: weakref.WeakSet[Any] = weakref.WeakSet()
+
+        async def track(connection: Any) -> None:
+            connections.add(connection)
+
+        pool = psycopg_pool.AsyncConnectionPool(
+            conninfo,
+            kwargs=kwargs,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            open=False,
+            check=psycopg_pool.AsyncConnectionPool.check_connection,
+            configure=track,
+            name=f"kastor-{self.schema}",
+        )
+        try:
+            # Its first connections made before the first call: none is still being made when a short
+            # asyncio.run ends (connecting is what a pool's task cannot be cancelled in cleanly).
+            await pool.open(wait=True, timeout=float(CONNECT_TIMEOUT_SECONDS))
+        except BaseException:
+            await pool.close()
+            raise
+        opened = _OpenedPool(pool, loop, connections)
+        opened.keeper = loop.create_task(self._keep(opened), name="kastor-postgres-pool-keeper")
+        return opened
+
+    async def _keep(self, opened: "_OpenedPool") -> None:
+        """Waits as long as the pool is open; closes it when cancelled, by `close()` or by the end of its
+        event loop (asyncio.run cancels every task as it ends: the pool must close then, in its loop)."""
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            if self._opened is opened:
+                self._opened = None
+            await _close_pool(opened)
+
+    async def _release(self, opened: "_OpenedPool") -> None:
+        if self._opened is opened:
+            self._opened = None
+        if opened.loop is asyncio.get_running_loop():
+            if opened.keeper is not None:
+                opened.keeper.cancel()
+            await _close_pool(opened)
+        elif opened.loop.is_running():  # the loop of another thread
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_close_pool(opened), opened.loop))
+        else:
+            # Its event loop ended without cancelling the keeper (closed without asyncio.run), and the
+            # pool's workers with it: close its connections directly.
+            for connection in list(opened.connections):
+                await connection.close()
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in _conninfo_params(self.conninfo or "") and not os.environ.get(
+            "PGCONNECT_TIMEOUT"
+        ):
+            kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        return kwargs
+
+    async def _connect_error(self) -> BaseException | None:
+        """Why a new connection to the pool's server fails, or None when it succeeds."""
+        psycopg = _psycopg()
+        if self._given_pool is None:
+            conninfo, kwargs = self.conninfo or "", self._connect_kwargs()
+        elif isinstance(self._given_pool.conninfo, str):
+            conninfo = self._given_pool.conninfo
+            given = self._given_pool.kwargs
+            kwargs = dict(given) if isinstance(given, dict) else {}
+        else:
+            return None
+        try:
+            connection = await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+        except psycopg.Error as error:
+            failure: BaseException = error
+            return failure
+        await connection.close()
+        return None
+
+    def _where(self) -> str:
+        """The server, for messages: host, port and database (never the password)."""
+        try:
+            if self._given_connection is not None:
+                info = self._given_connection.info
+                host, port, dbname = info.host, info.port, info.dbname
+            else:
+                if self._given_pool is not None:
+                    given = self._given_pool.conninfo
+                    conninfo = given if isinstance(given, str) else ""
+                    extra = self._given_pool.kwargs if isinstance(self._given_pool.kwargs, dict) else {}
+                else:
+                    conninfo, extra = self.conninfo or "", {}
+                params = {**_conninfo_params(conninfo), **{k: str(v) for k, v in extra.items()}}
+                host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost"
+                port = params.get("port") or os.environ.get("PGPORT") or "5432"
+                dbname = params.get("dbname") or os.environ.get("PGDATABASE") or "(default)"
+        except Exception:
+            return "PostgreSQL"
+        return f"PostgreSQL at {host}:{port} (database {dbname})"
+
+
+class _OpenedPool:
+    """A pool the adapter opened: the event loop it belongs to, the connections it made, and the task
+    that closes it when that loop ends."""
+
+    def __init__(
+        self, pool: Any, loop: asyncio.AbstractEventLoop, connections: "weakref.WeakSet[Any]"
+    ) -> None:
+        self.pool = pool
+        self.loop = loop
+        self.connections = connections
+        self.keeper: asyncio.Task[None] | None = None
+
+
+async def _close_pool(opened: _OpenedPool) -> None:
+    # A pool whose loop is ending may fail to stop its workers cleanly: its connections are closed anyway.
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await opened.pool.close()
+    for connection in list(opened.connections):
+        await connection.close()
+
+
+class _LoopLock:
+    """An asyncio.Lock of the running event loop (a lock belongs to the loop that first waits on it)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()
+
+    def get(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._lock = loop, asyncio.Lock()
+        return self._lock
+
+
+def _psycopg() -> Any:
+    try:
+        return importlib.import_module("psycopg")
+    except ImportError as error:
+        raise EventStorageError(
+            f"PostgresEventStorageAdapter needs the psycopg driver: {_INSTALL_HINT}"
+        ) from error
+
+
+def _psycopg_pool() -> Any:
+    try:
+        return importlib.import_module("psycopg_pool")
+    except ImportError as error:
+        raise EventStorageError(
+            f"PostgresEventStorageAdapter needs psycopg-pool to open its own pool: {_INSTALL_HINT} "
+            "(or give it a connection)"
+        ) from error
+
+
+def _pool_timeout() -> Any:
+    """The pool's timeout error, or an empty tuple (which catches nothing) without psycopg-pool."""
+    try:
+        return importlib.import_module("psycopg_pool").PoolTimeout
+    except ImportError:
+        return ()
+
+
+def _conninfo_params(conninfo: str) -> dict[str, str]:
+    params: dict[str, Any] = importlib.import_module("psycopg.conninfo").conninfo_to_dict(conninfo)
+    return {key: str(value) for key, value in params.items() if value is not None}
+
+
+def _insert_sql(table: str, *, force: bool) -> str:
+    # One statement per event: whether version n - 1 is stored (earlier statements of the transaction
+    # included), and whether the row was written. The key refuses a stored version (unless `force`).
+    on_conflict = (
+        "DO UPDATE SET type = EXCLUDED.type, timestamp = EXCLUDED.timestamp, "
+        "payload = EXCLUDED.payload, metadata = EXCLUDED.metadata"
+        if force
+        else "DO NOTHING"
+    )
+    return f"""WITH previous AS (
+    SELECT %(version)s = 1 OR EXISTS (
+        SELECT 1 FROM {table}
+        WHERE event_store_id = %(event_store_id)s AND aggregate_id = %(aggregate_id)s
+            AND version = %(version)s - 1
+    ) AS found
+), written AS (
+    INSERT INTO {table} (event_store_id, aggregate_id, version, type, timestamp, payload, metadata)
+    SELECT %(event_store_id)s, %(aggregate_id)s, %(version)s, %(type)s, %(timestamp)s,
+        %(payload)s::jsonb, %(metadata)s::jsonb
+    FROM previous WHERE found
+    ON CONFLICT (event_store_id, aggregate_id, version) {on_conflict}
+    RETURNING 1
+)
+SELECT (SELECT found FROM previous), EXISTS (SELECT 1 FROM written)"""
+
+
+def _row(context: StorageContext[Any], event: Event) -> dict[str, Any]:
+    fields = context.codec.to_dict(event)
+    if event.timestamp is None:  # the store sets timestamps before pushing
+        raise AssertionError(f"event {event.aggregate_id} v{event.version} has no timestamp")
+    return {
+        "event_store_id": context.event_store_id,
+        "aggregate_id": event.aggregate_id,
+        "version": event.version,
+        "type": event.type,
+        "timestamp": event.timestamp,
+        "payload": _json_or_none(fields, "payload"),
+        "metadata": _json_or_none(fields, "metadata"),
+    }
+
+
+def _json_or_none(fields: dict[str, Any], name: str) -> str | None:
+    # An absent field is SQL NULL; a field that is present but null is JSON null.
+    if name not in fields:
+        return None
+    return json.dumps(fields[name], separators=(",", ":"), ensure_ascii=False)
+
+
+async def _fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[Any]:
+    if connection.autocommit:
+        cursor = await connection.execute(sql, parameters)
+        rows: list[Any] = await cursor.fetchall()
+        return rows
+    async with connection.transaction():  # so that a given connection is not left in a transaction
+        cursor = await connection.execute(sql, parameters)
+        rows = await cursor.fetchall()
+    return rows
+
+
+def _event_json(
+    quoted_aggregate_id: str,
+    version: int,
+    event_type: str,
+    timestamp: datetime,
+    payload: str | None,
+    metadata: str | None,
+) -> str:
+    # The stored columns are already JSON, so the event is assembled as text and validated in one pass.
+    text = timestamp.astimezone(UTC).isoformat(timespec="microseconds")
+    parts = [
+        f'{{"aggregate_id":{quoted_aggregate_id},"version":{version},"type":{json.dumps(event_type)},'
+        f'"timestamp":{json.dumps(text)}'
+    ]
+    if payload is not None:
+        parts.append(f',"payload":{payload}')
+    if metadata is not None:
+        parts.append(f',"metadata":{metadata}')
+    parts.append("}")
+    return "".join(parts)
