@@ -21,7 +21,9 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.position}: {self.message}"
+        # One line, whatever the names it quotes hold: unprintable characters (line breaks above all) are escaped.
+        line = f"{self.position}: {self.message}"
+        return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in line)
 
 
 class SpecError(Exception):

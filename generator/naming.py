@@ -6,9 +6,10 @@ import re
 
 from .template_files import runtime_public_names
 
-LOWER_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
-UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
-PASCAL_CASE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+# `\Z`, not `$`: `$` also matches before a final newline, which would let "pokemons\n" through.
+LOWER_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
+UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*\Z")
+PASCAL_CASE = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
 
 #: Event types that Castore's channels use for their own messages.
 RESERVED_EVENT_TYPES = frozenset({"__REPLAYED__", "__AGGREGATE_EXISTS__"})

@@ -5,6 +5,10 @@ Every problem becomes a `Diagnostic` at the position of what it is about; nothin
 
 import difflib
 import keyword
+import math
+import re
+import sys
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +33,11 @@ _SCHEMA_SECTIONS = frozenset({"schema", "metadata", "payload"})
 _UNION_ONLY_ERRORS = frozenset({"list_type", "dict_type", "model_type", "model_attributes_type"})
 _IMPLICIT_AGGREGATE_FIELDS = ("aggregate_id", "version")
 DEFINITION_REF_PREFIX = "#/definitions/"
+_SIZE_KEYWORDS = ("minLength", "maxLength", "minItems", "maxItems")
+_NUMBER_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+#: The largest length pydantic's validators take (a 64-bit size).
+MAX_SIZE = 2**63 - 1
+MAX_PACKAGE_NAME = 200
 
 
 @dataclass
@@ -196,6 +205,9 @@ class _PackageChecker:
             )
         elif naming.shadows_python(name):
             self.error(document.value("package"), f"package name '{name}' is a Python keyword or builtin")
+        elif len(name) > MAX_PACKAGE_NAME:
+            # It names a directory, beside which the writer stages `.<name>.kastor-new`: file names stop at 255.
+            self.error(document.value("package"), f"package name is too long: at most {MAX_PACKAGE_NAME} characters")
 
     def collect(self, document: SpecDocument) -> None:
         tables: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
@@ -368,12 +380,52 @@ class _PackageChecker:
                         source_map.value(ref_path),
                         f"$ref '{sub_schema.ref}' names no definition{self.hint(target, self.definitions)}",
                     )
+            self.check_constraints(source_map, sub_schema, sub_path)
+            for name in sub_schema.properties or {}:
+                normalized = unicodedata.normalize("NFKC", name)
+                if name.isidentifier() and normalized != name:
+                    # Python reads identifiers in NFKC form: the field would be `fi`, and the key 'ﬁ' ignored.
+                    self.error(
+                        source_map.key((*sub_path, "properties", name)),
+                        f"property name '{name}' reads as '{normalized}' in Python (NFKC): write '{normalized}'",
+                    )
             for index, required in enumerate(sub_schema.required or ()):
                 if required not in (sub_schema.properties or {}):
                     self.error(
                         source_map.value((*sub_path, "required", index)),
                         f"required property '{required}' is not declared in 'properties'",
                     )
+
+    def check_constraints(self, source_map: SourceMap, schema: JsonSchema, json_path: JsonPath) -> None:
+        """Constraints that pydantic would refuse when the generated package is imported."""
+        if schema.pattern is not None:
+            try:
+                re.compile(schema.pattern)
+            except re.error as error:
+                self.error(
+                    source_map.value((*json_path, "pattern")), f"'pattern' is not a valid regular expression: {error}"
+                )
+        for key in _SIZE_KEYWORDS:
+            size = getattr(schema, key)
+            if size is not None and size > MAX_SIZE:
+                self.error(source_map.value((*json_path, key)), f"'{key}' is too large: at most {MAX_SIZE}")
+        types = [schema.type] if isinstance(schema.type, str) else schema.type or []
+        integer_only = "integer" in types and "number" not in types
+        for key in _NUMBER_KEYWORDS:
+            value = getattr(schema, key)
+            if value is None:
+                continue
+            problem = None
+            if isinstance(value, float) and math.isnan(value):
+                problem = "is not a number"
+            elif integer_only and isinstance(value, float) and not value.is_integer():
+                problem = f"must be a whole number in an integer schema, got {value!r}"
+            elif key == "multipleOf" and isinstance(value, float) and math.isinf(value):
+                problem = "must be finite"
+            elif "number" in types and isinstance(value, int) and abs(value) > sys.float_info.max:
+                problem = "is too large for a number (a float)"
+            if problem is not None:
+                self.error(source_map.value((*json_path, key)), f"'{key}' {problem}")
 
     @staticmethod
     def hint(name: str, known: dict[str, Any]) -> str:

@@ -45,6 +45,11 @@ class LoadedFile:
     source_map: SourceMap
 
 
+#: Deeper nesting than any spec needs; it keeps every later stage (all recursive) far from Python's limit.
+MAX_DEPTH = 100
+#: More values than any spec needs: YAML aliases of aliases (a "billion laughs") expand exponentially.
+MAX_VALUES = 1_000_000
+
 _KEY_KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "null": "null", "timestamp": "a date"}
 
 
@@ -52,6 +57,8 @@ class _NodeConverter:
     def __init__(self, source_map: SourceMap) -> None:
         self.source_map = source_map
         self.diagnostics: list[Diagnostic] = []
+        self.too_deep = False
+        self.values = 0
 
     def position(self, mark: yaml.Mark) -> SourcePosition:
         return SourcePosition(self.source_map.path, mark.line + 1, mark.column + 1)
@@ -61,6 +68,18 @@ class _NodeConverter:
         if id(node) in active:
             self.diagnostics.append(Diagnostic(self.position(node.start_mark), "recursive YAML alias"))
             return None
+        self.values += 1
+        if self.values > MAX_VALUES:
+            if self.values == MAX_VALUES + 1:
+                message = f"the spec expands to more than {MAX_VALUES} values (YAML aliases of aliases?)"
+                self.diagnostics.append(Diagnostic(self.position(node.start_mark), message))
+            return None
+        if len(json_path) > MAX_DEPTH:
+            if not self.too_deep:  # said once: the parts below are not read
+                message = f"the spec nests deeper than {MAX_DEPTH} levels"
+                self.diagnostics.append(Diagnostic(self.position(node.start_mark), message))
+            self.too_deep = True
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, json_path, active | {id(node)})
         if isinstance(node, yaml.SequenceNode):
@@ -68,10 +87,19 @@ class _NodeConverter:
                 self.convert(item, (*json_path, index), active | {id(node)}) for index, item in enumerate(node.value)
             ]
         assert isinstance(node, yaml.ScalarNode)
+        self.check_text(node)
         if node.tag in _JSON_SCALAR_TAGS:
             return _SCALARS.construct_object(node, deep=True)
         # Dates, binary and the like have no JSON form: keep their text, as JSON Schema would see it.
         return node.value
+
+    def check_text(self, node: yaml.ScalarNode) -> None:
+        """A lone surrogate (from an escape such as "\\ud800") is not Unicode: no file could hold it."""
+        surrogate = next((char for char in node.value if "\ud800" <= char <= "\udfff"), None)
+        if surrogate is not None:
+            shown = surrogate.encode("unicode_escape").decode("ascii")
+            message = f"text holds the lone surrogate {shown}, which is not Unicode"
+            self.diagnostics.append(Diagnostic(self.position(node.start_mark), message))
 
     def _mapping(self, node: yaml.MappingNode, json_path: JsonPath, active: frozenset[int]) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -88,6 +116,7 @@ class _NodeConverter:
                 message = f"key {shown} is read by YAML as {kind}, not a string: quote it ('{shown}')"
                 self.diagnostics.append(Diagnostic(self.position(key_node.start_mark), message))
                 continue
+            self.check_text(key_node)
             if key in result:
                 first = self.source_map.keys[(*json_path, key)]
                 self.diagnostics.append(
@@ -113,6 +142,8 @@ def load_yaml_file(path: Path, display_path: str) -> tuple[LoadedFile | None, li
         return None, [Diagnostic(SourcePosition(display_path, 1, 1), f"cannot read file: {error}")]
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except RecursionError:
+        return None, [Diagnostic(SourcePosition(display_path, 1, 1), f"the spec nests deeper than {MAX_DEPTH} levels")]
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -29,6 +29,11 @@ def test_sql_postgres_prints_the_table_and_its_index_in_public_by_default() -> N
     assert "PRIMARY KEY (event_store_id, aggregate_id, version)" in result.stdout
     assert 'CREATE INDEX IF NOT EXISTS "kastor_events_initial"' in result.stdout
     assert "WHERE version = 1;" in result.stdout
+    # The outbox table, with its index of pending messages.
+    assert 'CREATE TABLE IF NOT EXISTS "public"."kastor_outbox" (' in result.stdout
+    assert "id BIGSERIAL PRIMARY KEY" in result.stdout
+    assert 'CREATE INDEX IF NOT EXISTS "kastor_outbox_pending"' in result.stdout
+    assert "WHERE NOT done;" in result.stdout
 
 
 def test_sql_postgres_uses_the_schema_given() -> None:
@@ -36,6 +41,7 @@ def test_sql_postgres_uses_the_schema_given() -> None:
     assert result.code == 0, result.stderr
     assert result.stdout == schema_sql("App_2")
     assert 'ON "App_2"."kastor_events"' in result.stdout
+    assert 'ON "App_2"."kastor_outbox"' in result.stdout
     assert '"public"' not in result.stdout
 
 
@@ -92,5 +98,6 @@ def test_the_printed_sql_creates_a_table_the_adapter_uses(postgres_schema_fixtur
             pushed = await pokemons.push_event(appeared("pikachu"))
             assert await pokemons.get_events("pikachu") == [pushed.event]
             assert [entry.aggregate_id for entry in (await pokemons.list_aggregate_ids()).aggregate_ids] == ["pikachu"]
+            assert await adapter.count_pending_outbox_messages() == 0  # the outbox table is there too
 
     asyncio.run(push_and_read())

@@ -12,12 +12,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from os import PathLike
 from typing import Any, TypeVar
 
-from .errors import EventAlreadyExistsError, EventStorageError
+from .errors import EventAlreadyExistsError, EventDecodeError, EventStorageError
 from .events import Event
+from .outbox import OutboxMessage, PendingOutboxMessage
 from .storage import (
     AggregateIdEntry,
     AggregateIdsQuery,
@@ -31,6 +32,7 @@ EventT = TypeVar("EventT", bound=Event)
 ResultT = TypeVar("ResultT")
 
 TABLE = "kastor_events"
+OUTBOX_TABLE = "kastor_outbox"
 
 _SCHEMA = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -43,6 +45,23 @@ _SCHEMA = (
         metadata TEXT,
         PRIMARY KEY (event_store_id, aggregate_id, version)
     ) WITHOUT ROWID""",
+    # The transactional outbox (see outbox.py): messages stored with their events, until a relay publishes them.
+    f"""CREATE TABLE IF NOT EXISTS {OUTBOX_TABLE} (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_channel_id TEXT NOT NULL,
+        event_store_id TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_by TEXT,
+        claimed_until TEXT,
+        retry_at TEXT,
+        last_error TEXT
+    )""",
+    f"""CREATE INDEX IF NOT EXISTS {OUTBOX_TABLE}_pending
+        ON {OUTBOX_TABLE} (message_channel_id, event_store_id, aggregate_id, version) WHERE done = 0""",
     # list_aggregate_ids reads initial events only, in timestamp order.
     f"""CREATE INDEX IF NOT EXISTS {TABLE}_initial
         ON {TABLE} (event_store_id, timestamp, aggregate_id) WHERE version = 1""",
@@ -76,8 +95,44 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
     async def push_events(
         self, events: Sequence[tuple[StorageContext[Any], Event]], *, force: bool = False
     ) -> None:
+        await self.push_events_with_outbox(events, (), force=force)
+
+    async def push_events_with_outbox(
+        self,
+        events: Sequence[tuple[StorageContext[Any], Event]],
+        outbox: Sequence[OutboxMessage],
+        *,
+        force: bool = False,
+    ) -> None:
         rows = [_row(context, event) for context, event in events]
-        await self._run(lambda connection: _insert(connection, events, rows, force=force))
+        await self._run(lambda connection: _insert(connection, events, rows, outbox, force=force))
+
+    async def claim_outbox_messages(
+        self, *, relay_id: str, limit: int, lease: timedelta, now: datetime
+    ) -> list[PendingOutboxMessage]:
+        return await self._run(
+            lambda connection: _claim(connection, relay_id, limit, _text(now), _text(now + lease))
+        )
+
+    async def complete_outbox_message(self, message_id: int, *, relay_id: str) -> None:
+        sql = f"UPDATE {OUTBOX_TABLE} SET done = 1 WHERE id = ? AND claimed_by = ?"
+        await self._run(lambda connection: connection.execute(sql, (message_id, relay_id)))
+
+    async def fail_outbox_message(
+        self, message_id: int, *, relay_id: str, retry_at: datetime, error: str
+    ) -> None:
+        sql = (
+            f"UPDATE {OUTBOX_TABLE} SET attempts = attempts + 1, retry_at = ?, last_error = ?, claimed_by = NULL, "
+            "claimed_until = NULL WHERE id = ? AND claimed_by = ?"
+        )
+        await self._run(
+            lambda connection: connection.execute(sql, (_text(retry_at), error, message_id, relay_id))
+        )
+
+    async def count_pending_outbox_messages(self) -> int:
+        sql = f"SELECT count(*) FROM {OUTBOX_TABLE} WHERE done = 0"
+        count: int = await self._run(lambda connection: connection.execute(sql).fetchone()[0])
+        return count
 
     async def get_events(
         self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
@@ -99,10 +154,7 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
             parameters.append(query.limit)
         rows = await self._run(lambda connection: connection.execute(sql, parameters).fetchall())
         quoted_id = json.dumps(aggregate_id)
-        return [
-            context.codec.from_json(_event_json(quoted_id, *row), aggregate_id=aggregate_id, version=row[0])
-            for row in rows
-        ]
+        return [_decode(context, aggregate_id, quoted_id, row) for row in rows]
 
     async def list_aggregate_ids(
         self, context: StorageContext[Any], query: AggregateIdsQuery
@@ -133,10 +185,7 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
             sql += " LIMIT ?"
             parameters.append(query.limit)
         rows = await self._run(lambda connection: connection.execute(sql, parameters).fetchall())
-        return [
-            AggregateIdEntry(aggregate_id, datetime.fromisoformat(timestamp))
-            for aggregate_id, timestamp in rows
-        ]
+        return [_entry(context, aggregate_id, timestamp) for aggregate_id, timestamp in rows]
 
     async def _run(self, work: Callable[[sqlite3.Connection], ResultT]) -> ResultT:
         def in_worker() -> ResultT:
@@ -211,6 +260,7 @@ def _insert(
     connection: sqlite3.Connection,
     events: Sequence[tuple[StorageContext[Any], Event]],
     rows: list[_Row],
+    outbox: Sequence[OutboxMessage],
     *,
     force: bool,
 ) -> None:
@@ -230,10 +280,60 @@ def _insert(
                     aggregate_id=event.aggregate_id,
                     version=event.version,
                 ) from error
+        connection.executemany(
+            f"INSERT INTO {OUTBOX_TABLE} (message_channel_id, event_store_id, aggregate_id, version, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    message.message_channel_id,
+                    message.event_store_id,
+                    message.aggregate_id,
+                    message.version,
+                    message.body,
+                )
+                for message in outbox
+            ],
+        )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+
+
+def _claim(
+    connection: sqlite3.Connection, relay_id: str, limit: int, now: str, lease_until: str
+) -> list[PendingOutboxMessage]:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        rows = connection.execute(
+            f"""SELECT id, message_channel_id, event_store_id, aggregate_id, version, body, attempts
+            FROM {OUTBOX_TABLE} AS pending
+            WHERE done = 0
+              AND (claimed_until IS NULL OR claimed_until <= ?)
+              AND (retry_at IS NULL OR retry_at <= ?)
+              AND NOT EXISTS (
+                  SELECT 1 FROM {OUTBOX_TABLE} AS earlier
+                  WHERE earlier.done = 0
+                    AND earlier.message_channel_id = pending.message_channel_id
+                    AND earlier.event_store_id = pending.event_store_id
+                    AND earlier.aggregate_id = pending.aggregate_id
+                    AND earlier.version < pending.version
+              )
+            ORDER BY id LIMIT ?""",
+            (now, now, limit),
+        ).fetchall()
+        connection.executemany(
+            f"UPDATE {OUTBOX_TABLE} SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+            [(relay_id, lease_until, row[0]) for row in rows],
+        )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return [
+        PendingOutboxMessage(row[0], OutboxMessage(row[1], row[2], row[3], row[4], row[5]), row[6])
+        for row in rows
+    ]
 
 
 def _exists(connection: sqlite3.Connection, event_store_id: str, aggregate_id: str, version: int) -> bool:
@@ -249,6 +349,77 @@ def _text(timestamp: datetime) -> str:
     return timestamp.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _decode(context: StorageContext[EventT], aggregate_id: str, quoted_aggregate_id: str, row: Any) -> EventT:
+    version, event_type, timestamp, payload, metadata = row
+    # SQLite keeps any value in any column: a row written by other means may hold other types.
+    if not (
+        type(version) is int
+        and type(event_type) is str
+        and type(timestamp) is str
+        and (payload is None or type(payload) is str)
+        and (metadata is None or type(metadata) is str)
+    ):
+        raise EventDecodeError(
+            f"invalid stored event: {_column_types(row)}",
+            event_store_id=context.event_store_id,
+            aggregate_id=aggregate_id,
+            version=version,
+        )
+    try:
+        return context.codec.from_json(
+            _event_json(quoted_aggregate_id, version, event_type, timestamp, payload, metadata),
+            aggregate_id=aggregate_id,
+            version=version,
+        )
+    except EventDecodeError as error:
+        # Refused by its parser, not by the limits (within which parsing a column again is safe).
+        column = None if error.__cause__ is None else _invalid_json_column(payload, metadata)
+        if column is None:
+            raise
+        raise EventDecodeError(
+            f"invalid stored event: its {column} column is not valid JSON",
+            event_store_id=context.event_store_id,
+            aggregate_id=aggregate_id,
+            version=version,
+        ) from error
+
+
+def _invalid_json_column(payload: str | None, metadata: str | None) -> str | None:
+    """Which of the JSON columns of a row that failed to read is not JSON (the codec checked its nesting)."""
+    for name, text in (("payload", payload), ("metadata", metadata)):
+        try:
+            if text is not None:
+                json.loads(text)
+        except (ValueError, RecursionError):
+            return name
+    return None
+
+
+def _entry(context: StorageContext[Any], aggregate_id: str, timestamp: Any) -> AggregateIdEntry:
+    try:
+        parsed = datetime.fromisoformat(timestamp)
+        if parsed.utcoffset() is None:
+            raise ValueError("it has no time zone")
+    except (TypeError, ValueError) as error:
+        raise EventDecodeError(
+            f"invalid stored event: its timestamp {timestamp!r} is not an ISO 8601 timestamp in UTC ({error})",
+            event_store_id=context.event_store_id,
+            aggregate_id=aggregate_id,
+            version=1,
+        ) from error
+    return AggregateIdEntry(aggregate_id, parsed)
+
+
+def _column_types(row: Any) -> str:
+    wanted = (("version", int), ("type", str), ("timestamp", str), ("payload", str), ("metadata", str))
+    kinds = {int: "an integer", float: "a real", str: "text", bytes: "a blob"}
+    return "; ".join(
+        f"its {name} column holds {kinds.get(type(value), type(value).__name__)}, not {kinds[kind]}"
+        for (name, kind), value in zip(wanted, row, strict=True)
+        if type(value) is not kind and not (value is None and name in ("payload", "metadata"))
+    )
+
+
 def _event_json(
     quoted_aggregate_id: str,
     version: int,
@@ -258,13 +429,15 @@ def _event_json(
     metadata: str | None,
 ) -> str:
     # The stored columns are already JSON, so the event is assembled as text and validated in one pass.
-    parts = [
-        f'{{"aggregate_id":{quoted_aggregate_id},"version":{version},"type":{json.dumps(event_type)},'
-        f'"timestamp":{json.dumps(timestamp)}'
-    ]
+    # Payload and metadata come first: should a corrupted one smuggle in more keys, the row's own id,
+    # version, type and timestamp, written after them, still win (the last of duplicate keys does).
+    parts = ["{"]
     if payload is not None:
-        parts.append(f',"payload":{payload}')
+        parts.append(f'"payload":{payload},')
     if metadata is not None:
-        parts.append(f',"metadata":{metadata}')
-    parts.append("}")
+        parts.append(f'"metadata":{metadata},')
+    parts.append(
+        f'"aggregate_id":{quoted_aggregate_id},"version":{version},"type":{json.dumps(event_type)},'
+        f'"timestamp":{json.dumps(timestamp)}}}'
+    )
     return "".join(parts)

@@ -24,7 +24,7 @@ from .channels import (
 )
 from .codecs import EventCodec
 from .commands import Command, OnEventAlreadyExists, RetryAttempt
-from .connected import ConnectedEventStore
+from .connected import ConnectedEventStore, Delivery
 from .errors import (
     AggregateNotFoundError,
     EventAlreadyExistsError,
@@ -42,6 +42,7 @@ from .errors import (
 from .events import Event
 from .in_memory_channels import FailedDelivery, InMemoryMessageBusAdapter, InMemoryMessageQueueAdapter
 from .in_memory_storage import InMemoryEventStorageAdapter
+from .limits import EventLimits, set_default_event_limits
 from .maintenance import (
     PourAggregateIdsResult,
     PourEventsResult,
@@ -62,6 +63,8 @@ from .messages import (
     StateCarryingHandler,
     StateCarryingMessage,
 )
+from .outbox import OutboxMessage, OutboxStorage, PendingOutboxMessage
+from .outbox_relay import Deduplicator, OutboxBackoff, OutboxRelay
 from .postgres_storage import PostgresEventStorageAdapter
 from .rabbitmq_channels import (
     MessageChannelConnectionError,
@@ -87,12 +90,15 @@ __all__ = [
     "AggregateNotFoundError",
     "Command",
     "ConnectedEventStore",
+    "Deduplicator",
+    "Delivery",
     "DeliveryContext",
     "Event",
     "EventAlreadyExistsError",
     "EventCodec",
     "EventDecodeError",
     "EventGroupError",
+    "EventLimits",
     "EventPublishError",
     "EventStorageAdapter",
     "EventStorageError",
@@ -125,6 +131,11 @@ __all__ = [
     "NotificationMessageQueue",
     "OnEventAlreadyExists",
     "OnEventPushed",
+    "OutboxBackoff",
+    "OutboxMessage",
+    "OutboxRelay",
+    "OutboxStorage",
+    "PendingOutboxMessage",
     "PostgresEventStorageAdapter",
     "PourAggregateIdsResult",
     "PourEventsResult",
@@ -151,4 +162,5 @@ __all__ = [
     "pour_aggregate_ids",
     "pour_event_store_events",
     "pour_event_stores_events",
+    "set_default_event_limits",
 ]

@@ -3,13 +3,15 @@
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 from .aggregates import Aggregate
 from .channels import MessageChannel, NotificationMessageChannel, StateCarryingMessageChannel
 from .errors import EventPublishError
 from .events import Event
+from .message_codecs import MessageCodec
 from .messages import NotificationMessage, StateCarryingMessage
+from .outbox import OutboxMessage
 from .reducers import Reducer
 from .results import GetAggregateResult, GetExistingAggregateResult, ListAggregateIdsResult, PushEventResult
 from .storage import EventStorageAdapter
@@ -18,6 +20,10 @@ from .stores import EventStore, OnEventPushed
 StoreIdT = TypeVar("StoreIdT", bound=str)
 EventT = TypeVar("EventT", bound=Event)
 AggregateT = TypeVar("AggregateT", bound=Aggregate)
+
+Delivery: TypeAlias = Literal["direct", "outbox"]
+"""Direct: publish after storing (at most once if the process dies in between). Outbox: store the message
+with the event, an OutboxRelay publishes it (at least once)."""
 
 
 class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
@@ -40,6 +46,9 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
         self,
         event_store: EventStore[StoreIdT, EventT, AggregateT],
         message_channel: NotificationMessageChannel[NotificationMessage[StoreIdT, EventT]],
+        *,
+        delivery: Delivery = "direct",
+        message_codec: MessageCodec | None = None,
     ) -> None: ...
 
     @overload
@@ -47,9 +56,25 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
         self,
         event_store: EventStore[StoreIdT, EventT, AggregateT],
         message_channel: StateCarryingMessageChannel[StateCarryingMessage[StoreIdT, EventT, AggregateT]],
+        *,
+        delivery: Delivery = "direct",
+        message_codec: MessageCodec | None = None,
     ) -> None: ...
 
-    def __init__(self, event_store: EventStore[StoreIdT, EventT, AggregateT], message_channel: Any) -> None:
+    def __init__(
+        self,
+        event_store: EventStore[StoreIdT, EventT, AggregateT],
+        message_channel: Any,
+        *,
+        delivery: Delivery = "direct",
+        message_codec: MessageCodec | None = None,
+    ) -> None:
+        if delivery not in ("direct", "outbox"):
+            raise ValueError(f"delivery must be 'direct' or 'outbox', not {delivery!r}")
+        if delivery == "outbox" and message_codec is None:
+            raise ValueError("outbox delivery stores messages as JSON: pass message_codec=MESSAGE_CODEC")
+        self.delivery: Delivery = delivery
+        self.message_codec = message_codec
         if not isinstance(message_channel, NotificationMessageChannel | StateCarryingMessageChannel):
             kind = getattr(message_channel, "message_kind", type(message_channel).__name__)
             raise TypeError(
@@ -153,10 +178,46 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
     async def push_event(
         self, event: EventT, *, prev_aggregate: AggregateT | None = None, force: bool = False
     ) -> PushEventResult[EventT, AggregateT]:
-        """The wrapped store pushes (and runs its `on_event_pushed`), then the message is published."""
-        result = await self.event_store.push_event(event, prev_aggregate=prev_aggregate, force=force)
-        await self._publish(result)
-        return result
+        """Direct delivery: the wrapped store pushes (and runs its `on_event_pushed`), then the message is
+        published. Outbox delivery: the event and the message are stored in one transaction, then the
+        wrapped store's `on_event_pushed` runs; a relay publishes the message."""
+        if not self._uses_outbox():
+            result = await self.event_store.push_event(event, prev_aggregate=prev_aggregate, force=force)
+            await self._publish(result)
+            return result
+        return await super().push_event(event, prev_aggregate=prev_aggregate, force=force)
+
+    def _uses_outbox(self) -> bool:
+        inner = self.event_store
+        return self.delivery == "outbox" or (isinstance(inner, ConnectedEventStore) and inner._uses_outbox())
+
+    async def _outbox_messages(
+        self, result: PushEventResult[EventT, AggregateT], previous: AggregateT | None = None
+    ) -> list[OutboxMessage]:
+        messages = await self.event_store._outbox_messages(result, previous)
+        if self.delivery != "outbox" or self.message_codec is None:
+            return messages
+        event = result.event
+        self.message_channel.check_event_store_id(self.event_store_id)
+        if isinstance(self.message_channel, StateCarryingMessageChannel):
+            aggregate = result.next_aggregate
+            if aggregate is None:
+                if previous is None:
+                    # Read before storing: the aggregate as of the previous version, plus this event.
+                    read = await self.event_store.get_aggregate(
+                        event.aggregate_id, max_version=event.version - 1
+                    )
+                    previous = read.aggregate
+                aggregate = self.reducer.reduce(previous, event)
+            message: Any = StateCarryingMessage(self.event_store_id, event, aggregate)
+        else:
+            message = NotificationMessage(self.event_store_id, event)
+        body = self.message_codec.to_json(message).decode()
+        channel_id = self.message_channel.message_channel_id
+        return [
+            *messages,
+            OutboxMessage(channel_id, self.event_store_id, event.aggregate_id, event.version, body),
+        ]
 
     def _prepare(
         self, event: EventT, prev_aggregate: AggregateT | None, now: datetime
@@ -166,7 +227,8 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
     async def _event_pushed(self, result: PushEventResult[EventT, AggregateT]) -> None:
         # In a group: the wrapped store's own follow-up (its callback, its own channel if connected), then ours.
         await self.event_store._event_pushed(result)
-        await self._publish(result)
+        if self.delivery == "direct":
+            await self._publish(result)
 
     async def _publish(self, result: PushEventResult[EventT, AggregateT]) -> None:
         channel = self.message_channel

@@ -2,12 +2,14 @@
 """Event storage in the process's memory: for tests, prototypes and the demo. Nothing survives the process."""
 
 import threading
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from .errors import EventAlreadyExistsError
 from .events import Event
+from .outbox import OutboxMessage, PendingOutboxMessage
 from .storage import (
     AggregateIdEntry,
     AggregateIdsQuery,
@@ -33,6 +35,7 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
         # store id -> aggregate id -> events, where the event of version v sits at index v - 1.
         self._events: dict[str, dict[str, list[Event]]] = {}
         self._lock = threading.Lock()
+        self._outbox: list[_OutboxEntry] = []
         seeded_at = datetime.now(UTC)
         for event in sorted(
             initial_events, key=lambda event: (event.event_store_id, event.aggregate_id, event.version)
@@ -50,8 +53,19 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
     async def push_events(
         self, events: Sequence[tuple[StorageContext[Any], Event]], *, force: bool = False
     ) -> None:
+        await self.push_events_with_outbox(events, (), force=force)
+
+    async def push_events_with_outbox(
+        self,
+        events: Sequence[tuple[StorageContext[Any], Event]],
+        outbox: Sequence[OutboxMessage],
+        *,
+        force: bool = False,
+    ) -> None:
         with self._lock:
             self._check(events, force=force)
+            for message in outbox:
+                self._outbox.append(_OutboxEntry(len(self._outbox) + 1, message))
             for context, event in events:
                 stored = self._events.setdefault(context.event_store_id, {}).setdefault(
                     event.aggregate_id, []
@@ -120,8 +134,72 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
             entries = [entry for entry in entries if is_after(entry, cursor, reverse=query.reverse)]
         return entries if query.limit is None else entries[: query.limit]
 
+    # -- outbox ------------------------------------------------------------------------------------------
+
+    async def claim_outbox_messages(
+        self, *, relay_id: str, limit: int, lease: timedelta, now: datetime
+    ) -> list[PendingOutboxMessage]:
+        claimed: list[PendingOutboxMessage] = []
+        with self._lock:
+            heads: set[tuple[str, str, str]] = set()
+            for entry in sorted(self._pending(), key=lambda entry: entry.message.version):
+                key = (
+                    entry.message.message_channel_id,
+                    entry.message.event_store_id,
+                    entry.message.aggregate_id,
+                )
+                if key in heads:
+                    continue  # a lower version of this aggregate is still pending: it goes first
+                heads.add(key)
+                leased = entry.claimed_until is not None and entry.claimed_until > now
+                waiting = entry.retry_at is not None and entry.retry_at > now
+                if leased or waiting or len(claimed) == limit:
+                    continue
+                entry.claimed_by, entry.claimed_until = relay_id, now + lease
+                claimed.append(PendingOutboxMessage(entry.id, entry.message, entry.attempts))
+        return claimed
+
+    async def complete_outbox_message(self, message_id: int, *, relay_id: str) -> None:
+        with self._lock:
+            entry = self._outbox[message_id - 1]
+            if entry.claimed_by == relay_id:
+                entry.done = True
+
+    async def fail_outbox_message(
+        self, message_id: int, *, relay_id: str, retry_at: datetime, error: str
+    ) -> None:
+        with self._lock:
+            entry = self._outbox[message_id - 1]
+            if entry.claimed_by == relay_id:
+                entry.attempts += 1
+                entry.retry_at, entry.claimed_by, entry.claimed_until, entry.last_error = (
+                    retry_at,
+                    None,
+                    None,
+                    error,
+                )
+
+    async def count_pending_outbox_messages(self) -> int:
+        with self._lock:
+            return sum(1 for _ in self._pending())
+
+    def _pending(self) -> Iterator["_OutboxEntry"]:
+        return (entry for entry in self._outbox if not entry.done)
+
 
 def _timestamp(event: Event) -> datetime:
     if event.timestamp is None:  # the store sets timestamps before pushing, and seeds are checked
         raise AssertionError(f"stored event {event.aggregate_id} v{event.version} has no timestamp")
     return event.timestamp
+
+
+@dataclass(slots=True)
+class _OutboxEntry:
+    id: int
+    message: OutboxMessage
+    done: bool = False
+    attempts: int = 0
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    retry_at: datetime | None = None
+    last_error: str | None = None

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from .aggregates import Aggregate
 from .codecs import EventCodec, describe
 from .errors import EventDecodeError, KastorError
+from .limits import EventLimits, default_event_limits, nests_deeper_than, size_of
 from .messages import AggregateExistsMessage, Message, NotificationMessage, StateCarryingMessage
 from .timestamps import require_aware
 
@@ -24,10 +25,27 @@ class MessageCodec:
 
     The body names its kind (`notification`, `state-carrying`, `aggregate-exists`) and its store; the
     event is the store codec's JSON and the aggregate its model's, so that other languages can read it.
+    `from_json` refuses bodies over `limits` (by default the package's, which `set_default_event_limits`
+    changes): larger than `max_read_bytes`, or nesting deeper than `max_depth` + 1 (the body wraps its event).
     """
 
-    def __init__(self, stores: Mapping[str, tuple[EventCodec[Any], type[Aggregate]]]) -> None:
+    def __init__(
+        self,
+        stores: Mapping[str, tuple[EventCodec[Any], type[Aggregate]]],
+        *,
+        limits: EventLimits | None = None,
+    ) -> None:
         self._stores = dict(stores)
+        self._limits = limits
+
+    @property
+    def limits(self) -> EventLimits:
+        """The limits of the bodies it reads: its own if it was given some, else the package's default."""
+        return self._limits if self._limits is not None else default_event_limits()
+
+    @limits.setter
+    def limits(self, limits: EventLimits | None) -> None:
+        self._limits = limits
 
     @property
     def event_store_ids(self) -> frozenset[str]:
@@ -49,7 +67,7 @@ class MessageCodec:
         }
         if isinstance(message, StateCarryingMessage):
             body["kind"] = "state-carrying"
-            body["aggregate"] = message.aggregate.model_dump(mode="json")
+            body["aggregate"] = message.aggregate.model_dump(mode="json", by_alias=True)
         else:
             body["kind"] = "notification"
         return body
@@ -58,9 +76,21 @@ class MessageCodec:
         return json.dumps(self.to_dict(message), separators=(",", ":"), ensure_ascii=False).encode()
 
     def from_json(self, data: str | bytes) -> Message:
+        limits = self.limits
+        size = size_of(data, limits.max_read_bytes)
+        if size > limits.max_read_bytes:
+            raise MessageDecodeError(
+                f"a message body is {size} bytes, over the limit of {limits.max_read_bytes} "
+                "(EventLimits.max_read_bytes)"
+            )
+        if nests_deeper_than(data, limits.max_depth + 1):
+            raise MessageDecodeError(
+                f"a message body nests arrays and objects deeper than the limit of {limits.max_depth + 1} "
+                f"levels (its event's {limits.max_depth}, EventLimits.max_depth, and the body's own)"
+            )
         try:
             body = json.loads(data)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise MessageDecodeError(f"a message body is not JSON: {error}") from error
         return self.from_dict(body)
 

@@ -3,7 +3,9 @@
 
 One table, `<schema>.kastor_events`, holds the events of every store, keyed by (store id, aggregate id,
 version): the key is the concurrency guard, so writers in any number of processes race safely and a
-version is stored once. Each `push_events` call is one transaction. The table is created by
+version is stored once. Each `push_events` call is one transaction. A second table, `<schema>.kastor_outbox`,
+is the transactional outbox (see outbox.py): messages stored in the transaction of their events, which
+relays in any number of processes claim with `FOR UPDATE SKIP LOCKED`. The tables are created by
 `create_schema()` or by running the SQL that `kastor sql postgres` prints, never implicitly.
 
 The driver is imported only when the adapter is used, so the package needs it only where the adapter
@@ -19,11 +21,12 @@ import re
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from .errors import EventAlreadyExistsError, EventStorageError
+from .errors import EventAlreadyExistsError, EventDecodeError, EventStorageError
 from .events import Event
+from .outbox import OutboxMessage, PendingOutboxMessage
 from .storage import (
     AggregateIdEntry,
     AggregateIdsQuery,
@@ -37,11 +40,12 @@ EventT = TypeVar("EventT", bound=Event)
 ResultT = TypeVar("ResultT")
 
 TABLE = "kastor_events"
+OUTBOX_TABLE = "kastor_outbox"
 
 #: What a schema name may be: an unquoted identifier of PostgreSQL (at most 63 characters).
 SCHEMA_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
 
-#: The migration that creates the table (idempotent). `kastor sql postgres` prints it, formatted.
+#: The migration that creates the tables (idempotent). `kastor sql postgres` prints it, formatted.
 SCHEMA_SQL = """-- Kastor event storage: one table for the events of every store (schema "{schema}").
 CREATE SCHEMA IF NOT EXISTS "{schema}";
 
@@ -60,6 +64,27 @@ CREATE TABLE IF NOT EXISTS "{schema}"."kastor_events" (
 CREATE INDEX IF NOT EXISTS "kastor_events_initial"
     ON "{schema}"."kastor_events" (event_store_id, timestamp, aggregate_id)
     WHERE version = 1;
+
+-- The transactional outbox: messages stored in the transaction of their events, until a relay publishes them.
+CREATE TABLE IF NOT EXISTS "{schema}"."kastor_outbox" (
+    id BIGSERIAL PRIMARY KEY,
+    message_channel_id TEXT COLLATE "C" NOT NULL,
+    event_store_id TEXT COLLATE "C" NOT NULL,
+    aggregate_id TEXT COLLATE "C" NOT NULL,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    body JSONB NOT NULL,
+    done BOOLEAN NOT NULL DEFAULT FALSE,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    claimed_until TIMESTAMPTZ,
+    retry_at TIMESTAMPTZ,
+    last_error TEXT
+);
+
+-- Relays read pending messages only: the lowest version of each (channel, store, aggregate) goes first.
+CREATE INDEX IF NOT EXISTS "kastor_outbox_pending"
+    ON "{schema}"."kastor_outbox" (message_channel_id, event_store_id, aggregate_id, version)
+    WHERE NOT done;
 """
 
 #: Seconds to wait for the server when the connection string sets no `connect_timeout`.
@@ -69,7 +94,7 @@ _INSTALL_HINT = "install psycopg[binary] and psycopg-pool (pip install 'psycopg[
 
 
 def schema_sql(schema: str = "public") -> str:
-    """The SQL that creates the table in `schema` (raises ValueError for a name that is not an identifier)."""
+    """The SQL that creates the tables in `schema` (raises ValueError for a name that is not an identifier)."""
     return SCHEMA_SQL.format(schema=_checked_schema(schema))
 
 
@@ -83,7 +108,8 @@ def _checked_schema(schema: str) -> str:
 
 
 class PostgresEventStorageAdapter(EventStorageAdapter):
-    """Stores events in PostgreSQL, in the table `kastor_events` of `schema`.
+    """Stores events in PostgreSQL, in the table `kastor_events` of `schema`, and outbox messages in its
+    table `kastor_outbox` (an `OutboxStorage`: several relays, in any processes, may share it).
 
     Give one of: `conninfo` (a URL or `key=value` string: the adapter opens a pool of `min_size` to
     `max_size` connections on first use, checks each connection before lending it so that lost ones are
@@ -116,11 +142,17 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         self._given_pool = pool
         self._given_connection = connection
         self._table = f'"{self.schema}"."{TABLE}"'
+        self._outbox_table = f'"{self.schema}"."{OUTBOX_TABLE}"'
         self._opened: _OpenedPool | None = None  # the pool this adapter opened
         self._opening = _LoopLock()
         self._connection_lock = _LoopLock()
         self._insert = _insert_sql(self._table, force=False)
         self._upsert = _insert_sql(self._table, force=True)
+        self._insert_outbox = (
+            f"INSERT INTO {self._outbox_table} (message_channel_id, event_store_id, aggregate_id, version, body) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb)"
+        )
+        self._claim = _claim_sql(self._outbox_table)
 
     def __repr__(self) -> str:
         return f"PostgresEventStorageAdapter({self._where()!r}, schema={self.schema!r})"
@@ -138,7 +170,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             await self._release(self._opened)
 
     async def create_schema(self) -> None:
-        """Creates the schema, the table and its index if missing (the SQL of `schema_sql`); idempotent,
+        """Creates the schema, the tables and their indexes if missing (the SQL of `schema_sql`); idempotent,
         and safe to run from several processes at once."""
         statements = [statement.strip() for statement in schema_sql(self.schema).split(";")]
 
@@ -171,10 +203,30 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
     async def push_events(
         self, events: Sequence[tuple[StorageContext[Any], Event]], *, force: bool = False
     ) -> None:
+        await self.push_events_with_outbox(events, (), force=force)
+
+    async def push_events_with_outbox(
+        self,
+        events: Sequence[tuple[StorageContext[Any], Event]],
+        outbox: Sequence[OutboxMessage],
+        *,
+        force: bool = False,
+    ) -> None:
+        """Stores the events, then the outbox messages, in one transaction: all, or nothing."""
         rows = [_row(context, event) for context, event in events]
-        if not rows:
+        if not rows and not outbox:
             return
         sql = self._upsert if force else self._insert
+        outbox_rows = [
+            (
+                message.message_channel_id,
+                message.event_store_id,
+                message.aggregate_id,
+                message.version,
+                message.body,
+            )
+            for message in outbox
+        ]
         psycopg = _psycopg()
 
         async def work(connection: Any) -> None:
@@ -204,14 +256,70 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                         aggregate_id=event.aggregate_id,
                         version=event.version,
                     )
+                if outbox_rows:
+                    try:
+                        async with connection.cursor() as cursor:
+                            await cursor.executemany(self._insert_outbox, outbox_rows)
+                    except psycopg.DataError as error:
+                        raise EventStorageError(
+                            f"{self._where()}: cannot store outbox messages: {error}"
+                        ) from error
 
-        await self._run(work)
+        await self._run(work, table=self._outbox_table if outbox_rows else self._table)
+
+    # -- outbox --------------------------------------------------------------------------------------
+
+    async def claim_outbox_messages(
+        self, *, relay_id: str, limit: int, lease: timedelta, now: datetime
+    ) -> list[PendingOutboxMessage]:
+        """Claims up to `limit` pending messages for `lease` (see OutboxStorage). Rows another relay is
+        claiming are skipped (`FOR UPDATE SKIP LOCKED`), so that concurrent relays never claim one message."""
+        parameters = {"relay_id": relay_id, "limit": limit, "now": now, "until": now + lease}
+
+        async def work(connection: Any) -> list[Any]:
+            async with connection.transaction():
+                cursor = await connection.execute(self._claim, parameters)
+                rows: list[Any] = await cursor.fetchall()
+            return rows
+
+        rows = await self._run(work, table=self._outbox_table)
+        return [
+            PendingOutboxMessage(
+                message_id, OutboxMessage(channel_id, event_store_id, aggregate_id, version, body), attempts
+            )
+            for message_id, channel_id, event_store_id, aggregate_id, version, body, attempts in sorted(rows)
+        ]
+
+    async def complete_outbox_message(self, message_id: int, *, relay_id: str) -> None:
+        """Marks a message published, if `relay_id` still holds its claim (another relay may have claimed it
+        since its lease ended: it is then that relay's)."""
+        sql = f"UPDATE {self._outbox_table} SET done = TRUE WHERE id = %s AND claimed_by = %s AND NOT done"
+        await self._run(
+            lambda connection: _execute(connection, sql, [message_id, relay_id]), table=self._outbox_table
+        )
+
+    async def fail_outbox_message(
+        self, message_id: int, *, relay_id: str, retry_at: datetime, error: str
+    ) -> None:
+        """Releases a message `relay_id` claimed, to be tried again at `retry_at`."""
+        sql = (
+            f"UPDATE {self._outbox_table} SET attempts = attempts + 1, retry_at = %s, last_error = %s, "
+            "claimed_by = NULL, claimed_until = NULL WHERE id = %s AND claimed_by = %s AND NOT done"
+        )
+        parameters = [retry_at, error, message_id, relay_id]
+        await self._run(lambda connection: _execute(connection, sql, parameters), table=self._outbox_table)
+
+    async def count_pending_outbox_messages(self) -> int:
+        sql = f"SELECT count(*) FROM {self._outbox_table} WHERE NOT done"
+        rows = await self._run(lambda connection: _fetch_all(connection, sql, []), table=self._outbox_table)
+        count: int = rows[0][0]
+        return count
 
     async def get_events(
         self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
     ) -> list[EventT]:
         sql = (
-            f"SELECT version, type, timestamp, payload::text, metadata::text FROM {self._table} "
+            f"SELECT version, type, {_TIMESTAMP}, payload::text, metadata::text FROM {self._table} "
             "WHERE event_store_id = %s AND aggregate_id = %s"
         )
         parameters: list[Any] = [context.event_store_id, aggregate_id]
@@ -229,7 +337,14 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         quoted_id = json.dumps(aggregate_id)
         return [
             context.codec.from_json(
-                _event_json(quoted_id, version, event_type, timestamp, payload, metadata),
+                _event_json(
+                    quoted_id,
+                    version,
+                    event_type,
+                    _timestamp(context, aggregate_id, version, timestamp),
+                    payload,
+                    metadata,
+                ),
                 aggregate_id=aggregate_id,
                 version=version,
             )
@@ -240,7 +355,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         self, context: StorageContext[Any], query: AggregateIdsQuery
     ) -> list[AggregateIdEntry]:
         # `version = 1` stays a literal, so that the planner uses the partial index of initial events.
-        sql = f"SELECT aggregate_id, timestamp FROM {self._table} WHERE event_store_id = %s AND version = 1"
+        sql = (
+            f"SELECT aggregate_id, {_TIMESTAMP} FROM {self._table} WHERE event_store_id = %s AND version = 1"
+        )
         parameters: list[Any] = [context.event_store_id]
         if query.initial_event_after is not None:
             sql += " AND timestamp >= %s"
@@ -261,12 +378,16 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             sql += " LIMIT %s"
             parameters.append(query.limit)
         rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
-        return [AggregateIdEntry(aggregate_id, timestamp.astimezone(UTC)) for aggregate_id, timestamp in rows]
+        return [
+            AggregateIdEntry(aggregate_id, _timestamp(context, aggregate_id, 1, timestamp).astimezone(UTC))
+            for aggregate_id, timestamp in rows
+        ]
 
     # -- connections ---------------------------------------------------------------------------------
 
-    async def _run(self, work: Callable[[Any], Awaitable[ResultT]]) -> ResultT:
-        """Runs `work` with a connection; the driver's errors become EventStorageError."""
+    async def _run(self, work: Callable[[Any], Awaitable[ResultT]], *, table: str | None = None) -> ResultT:
+        """Runs `work` with a connection; the driver's errors become EventStorageError (naming `table`, the
+        events table by default, when a table is missing)."""
         psycopg = _psycopg()
         errors = psycopg.errors
         try:
@@ -274,7 +395,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                 result = await work(connection)
         except (errors.UndefinedTable, errors.InvalidSchemaName) as error:
             raise EventStorageError(
-                f"{self._where()}: the table {self._table} does not exist: create it with "
+                f"{self._where()}: the table {table or self._table} does not exist: create it with "
                 f"`await adapter.create_schema()`, or run the SQL that `kastor sql postgres --schema "
                 f"{self.schema}` prints"
             ) from error
@@ -539,6 +660,42 @@ def _json_or_none(fields: dict[str, Any], name: str) -> str | None:
     return json.dumps(fields[name], separators=(",", ":"), ensure_ascii=False)
 
 
+def _claim_sql(table: str) -> str:
+    # The heads of the outbox: for each (channel, store, aggregate), its lowest pending version, if no
+    # lease runs on it and its retry time has come. A row another relay is claiming at this moment is
+    # locked: skipped, not waited for. A row claimed since this statement's snapshot is re-checked once
+    # locked (its lease then runs), so that two relays never claim one message.
+    return f"""WITH claimable AS (
+    SELECT pending.id FROM {table} AS pending
+    WHERE NOT pending.done
+        AND (pending.claimed_until IS NULL OR pending.claimed_until <= %(now)s)
+        AND (pending.retry_at IS NULL OR pending.retry_at <= %(now)s)
+        AND NOT EXISTS (
+            SELECT 1 FROM {table} AS earlier
+            WHERE NOT earlier.done
+                AND earlier.message_channel_id = pending.message_channel_id
+                AND earlier.event_store_id = pending.event_store_id
+                AND earlier.aggregate_id = pending.aggregate_id
+                AND earlier.version < pending.version
+        )
+    ORDER BY pending.id
+    LIMIT %(limit)s
+    FOR UPDATE OF pending SKIP LOCKED
+)
+UPDATE {table} AS outbox SET claimed_by = %(relay_id)s, claimed_until = %(until)s
+FROM claimable WHERE outbox.id = claimable.id
+RETURNING outbox.id, outbox.message_channel_id, outbox.event_store_id, outbox.aggregate_id, outbox.version,
+    outbox.body::text, outbox.attempts"""
+
+
+async def _execute(connection: Any, sql: str, parameters: list[Any]) -> None:
+    if connection.autocommit:
+        await connection.execute(sql, parameters)
+        return
+    async with connection.transaction():  # so that a given connection is not left in a transaction
+        await connection.execute(sql, parameters)
+
+
 async def _fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[Any]:
     if connection.autocommit:
         cursor = await connection.execute(sql, parameters)
@@ -548,6 +705,28 @@ async def _fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[A
         cursor = await connection.execute(sql, parameters)
         rows = await cursor.fetchall()
     return rows
+
+
+#: The stored timestamp where Python can hold it (years 1 to 9999), else NULL: the driver would fail on the
+#: whole result for one `infinity`. (Unnamed, so that ORDER BY timestamp still means the column.)
+_TIMESTAMP = (
+    "CASE WHEN timestamp BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00' "
+    "THEN timestamp END"
+)
+
+
+def _timestamp(
+    context: StorageContext[Any], aggregate_id: str, version: int, timestamp: datetime | None
+) -> datetime:
+    if timestamp is None:
+        raise EventDecodeError(
+            "invalid stored event: its timestamp is not one Python can hold (infinity, or a year "
+            "outside 1 to 9999)",
+            event_store_id=context.event_store_id,
+            aggregate_id=aggregate_id,
+            version=version,
+        )
+    return timestamp
 
 
 def _event_json(

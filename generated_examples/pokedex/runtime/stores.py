@@ -15,6 +15,7 @@ from .errors import (
     UndefinedEventStorageAdapterError,
 )
 from .events import Event
+from .outbox import OutboxMessage, OutboxStorage
 from .paging import encode_page_token, resolve_query
 from .reducers import Reducer
 from .results import GetAggregateResult, GetExistingAggregateResult, ListAggregateIdsResult, PushEventResult
@@ -108,7 +109,9 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
         """
         adapter = self.get_event_storage_adapter()
         result = self._prepare(event, prev_aggregate, datetime.now(UTC))
-        await adapter.push_events(((self._context, result.event),), force=force)
+        await _store(
+            adapter, [(self._context, result.event)], await self._outbox_messages(result), force=force
+        )
         await self._event_pushed(result)
         return result
 
@@ -164,13 +167,25 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
             grouped.event_store._prepare(grouped.event, grouped.prev_aggregate, now)
             for grouped in grouped_events
         )
-        await adapter.push_events(
-            [
-                (grouped.event_store._context, result.event)
-                for grouped, result in zip(grouped_events, results, strict=True)
-            ],
-            force=force,
-        )
+        outbox: list[OutboxMessage] = []
+        # The aggregates this group computes, so that a later version of one aggregate builds on them.
+        computed: dict[tuple[str, str], Any] = {}
+        for grouped, result in zip(grouped_events, results, strict=True):
+            store, event = grouped.event_store, result.event
+            key = (store.event_store_id, event.aggregate_id)
+            previous = computed.get(key)
+            if previous is not None and previous.version != event.version - 1:
+                previous = None
+            outbox.extend(await store._outbox_messages(result, previous))
+            after = result.next_aggregate
+            if after is None and previous is not None:
+                after = store.reducer.reduce(previous, event)
+            computed[key] = after
+        events = [
+            (grouped.event_store._context, result.event)
+            for grouped, result in zip(grouped_events, results, strict=True)
+        ]
+        await _store(adapter, events, outbox, force=force)
         await _run_callbacks(grouped_events, results)
         return results
 
@@ -208,6 +223,13 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
             aggregate_id=event.aggregate_id,
             version=event.version,
         )
+
+    async def _outbox_messages(
+        self, result: PushEventResult[EventT, AggregateT], previous: AggregateT | None = None
+    ) -> list[OutboxMessage]:
+        """The messages to store with the event (connected stores with outbox delivery have some);
+        `previous`, when known, is the aggregate just before the event."""
+        return []
 
     async def _event_pushed(self, result: PushEventResult[EventT, AggregateT]) -> None:
         if self.on_event_pushed is not None:
@@ -308,6 +330,23 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
             event.model_copy(update={"version": index}) for index, (_, event) in enumerate(timed, start=1)
         ]
         return self.build_aggregate(renumbered)
+
+
+async def _store(
+    adapter: EventStorageAdapter,
+    events: Sequence[tuple[StorageContext[Any], Event]],
+    outbox: Sequence[OutboxMessage],
+    *,
+    force: bool,
+) -> None:
+    if not outbox:
+        await adapter.push_events(events, force=force)
+        return
+    if not isinstance(adapter, OutboxStorage):
+        raise TypeError(
+            f"outbox delivery needs a storage adapter that keeps an outbox, not {type(adapter).__name__}"
+        )
+    await adapter.push_events_with_outbox(events, outbox, force=force)
 
 
 async def _run_callbacks(
