@@ -13,13 +13,18 @@ property names. It is generated once per module, then:
 (a) every generated file compiles; the hostile text appears in the code only inside string tokens;
 (b) the package is imported (in a subprocess, from a fresh working directory) and `PWNED` does not exist;
 (c) the text reads back from the imported classes: enum values, consts, titles, defaults, examples, patterns
-    and property names (as aliases) exactly; docstrings up to whitespace layout (ruff re-indents docstrings
-    and strips trailing spaces, so for docstrings the test compares the text line by line, each line
-    stripped, or, where datamodel-code-generator writes the docstring, word by word);
+    and property names (as aliases, through the models and the event codec) exactly; docstrings up to
+    whitespace layout (ruff re-indents docstrings and strips trailing spaces, so for docstrings the test
+    compares the text line by line, each line stripped, or, where datamodel-code-generator writes the
+    docstring, word by word);
 (d) mypy --strict accepts the package (one run).
 
-Names that cannot be escaped (ids, event types, class names, malformed patterns, lone surrogates, ...) are
-rejected: exit 2, one `path:line:col: message` line naming the place, nothing written.
+What cannot be escaped is refused: exit 2, one `path:line:col: message` line naming the place, nothing
+written. That covers names (package, store ids, event types, aggregates, definitions, channels) holding
+quotes, newlines or code; lone surrogates; values pydantic would refuse on import (malformed patterns,
+fractional bounds of integers, huge lengths); property names that Python reads differently (NFKC); and
+YAML nested too deeply or expanding through aliases of aliases. A spec file whose name holds a newline
+cannot break out of the header comment either.
 """
 
 import ast

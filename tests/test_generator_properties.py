@@ -1,23 +1,31 @@
 """Property-based tests of the generator (hypothesis): random valid specs, and random mutations of them.
 
-1. Random VALID specs (stores, aggregates, metadata, events with payloads of nested objects, arrays, enums,
-   consts, nullable fields, string and number constraints, formats, required lists, defaults, anyOf,
-   definitions referenced by `$ref`, channels and connections, and descriptions and titles of arbitrary
-   Unicode text) → `kastor generate` exits 0 and every generated file compiles; then all the packages of
-   the run are imported in one subprocess (their names, event types, hooks, docstrings and codecs checked)
-   and type-checked by one `mypy --strict` run.
-2. Random MUTATIONS of valid specs (a key deleted, a value of another type, a key renamed to a keyword,
-   builtin, non-identifier or odd Unicode, a duplicated name, a dangling `$ref`, a wrong kind, a huge
-   number, an empty string, YAML-breaking text inserted, lines duplicated or cut) → the CLI, run in this
+1. Random VALID specs: stores with aggregates and metadata; events with payloads of nested objects, arrays
+   (of arrays), maps, anyOf / oneOf / allOf, enums, consts, nullable fields and refs, multi-type fields,
+   string and number constraints, patterns, formats, required lists, defaults, examples, `deprecated`;
+   definitions referenced by `$ref`; channels of every kind and connections; descriptions and titles of
+   arbitrary Unicode text (control characters, line separators, quotes, ...); property names that need an
+   alias (keywords, `my-field`, `1abc`, quotes, newlines); sometimes split over two spec files. For each:
+   `kastor generate` exits 0 and every generated file compiles. Then all the packages of the run are
+   imported in ONE subprocess (exports, event types, store ids, reducer hooks, event docstrings and codec
+   round trips checked) and type-checked by ONE `mypy --strict` run.
+2. Random MUTATIONS of valid specs: a key deleted; a value replaced by one of another type, a huge or odd
+   number, an empty string or weird Unicode; a name (of a store, event, definition, channel, property) or
+   any key renamed to a keyword, builtin, reserved name, non-identifier or hostile text; names added that
+   collide after case conversion; entries duplicated; dangling `$ref`s; wrong channel kinds; and, on the
+   YAML text, YAML-breaking characters inserted, lines duplicated, indented or cut. The CLI, run in this
    process, either exits 0 with code that compiles, or exits 2 with one `path:line:col: message` line per
    problem and the summary line, writing nothing; never a traceback, never exit 3.
 
 The names a valid spec draws live in separate namespaces (store ids `s<i>_...`, aggregates `A<i>...`, event
-types `E<j>_...`, definitions `D<k>...`, channels `c<m>_...`), so they never collide after case conversion:
-a collision is a spec error, which the mutation test covers.
+types `E<j>_...`, definitions `D<k>...`, channels `c<m>_...`), so they never collide after case conversion
+(a collision is a spec error, which the mutation test covers). Two known gaps are left out of the valid
+specs and pinned by strict xfail tests: defaults of properties that become models (below), and required
+properties named like builtin types (test_generator_escaping.py).
 
-Runs are deterministic (`derandomize=True`, no example database). By default the file takes well under a
-minute; `KASTOR_LONG_PROPERTY_TESTS=1` runs many more examples (a few minutes):
+Runs are deterministic (`derandomize=True`, no example database). By default the file takes about half a
+minute (12 valid specs, 150 mutations); `KASTOR_LONG_PROPERTY_TESTS=1` runs 60 valid specs and 1,000
+mutations (about two minutes):
 
     KASTOR_LONG_PROPERTY_TESTS=1 pytest tests/test_generator_properties.py
 """
@@ -389,7 +397,7 @@ def expectation(package: str, document: dict[str, Any]) -> dict[str, Any]:
                 "store_class": f"{pascal}EventStore",
                 "reducer_class": f"{pascal}Reducer",
                 "codec": f"{store_id.upper()}_EVENT_CODEC",
-                "metadata_required": bool(metadata and metadata.get("required")),
+                "has_metadata": metadata is not None,
                 "events": [
                     {
                         "type": event_type,
@@ -439,8 +447,9 @@ for expected in json.loads(sys.stdin.read()):
                 lines = lambda text: [line.strip() for line in text.strip().split("\n")]
                 if lines(cls.__doc__) != lines(description):
                     problems.append(f"{name}: {cls.__name__}.__doc__ {cls.__doc__!r} != {description!r}")
-            # Events without payload nor required metadata need no data to be built.
-            if not event["has_payload"] and not store["metadata_required"]:
+            # Only events without payload or metadata need no data to be built (a drawn default may break
+            # its own schema's constraints, which pydantic checks on reading only).
+            if not event["has_payload"] and not store["has_metadata"]:
                 instance = cls(aggregate_id="a-1", version=1 if event["initial"] else 2)
                 try:
                     if codec.from_json(codec.to_json(instance)) != instance:
