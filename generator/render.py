@@ -9,8 +9,6 @@ from .ir import PackageModel
 from .render_models import render_models
 from .template_files import RUNTIME, TEMPLATES, public_names
 
-_TEMPLATES = TEMPLATES
-_RUNTIME = RUNTIME
 _MODULE_TEMPLATES = {
     "events.py": "events.py.jinja",
     "reducers.py": "reducers.py.jinja",
@@ -61,12 +59,12 @@ def export_order(name: str) -> tuple[int, str]:
 
 
 def _load_template(name: str) -> str:
-    return (_TEMPLATES / name).read_text(encoding="utf-8")
+    return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
 def _runtime_files(header: str) -> dict[str, str]:
     files: dict[str, str] = {}
-    for entry in sorted(_RUNTIME.iterdir(), key=lambda item: item.name):
+    for entry in sorted(RUNTIME.iterdir(), key=lambda item: item.name):
         if _is_runtime_module(entry):
             files[f"runtime/{entry.name}"] = f"{header}\n{entry.read_text(encoding='utf-8')}"
     return files

@@ -91,15 +91,11 @@ class _Deliverer:
         raise AssertionError("unreachable: the last attempt returns")
 
 
-class InMemoryMessageBusAdapter:
-    """A bus: each message goes to every subscriber whose filters match it, concurrently.
+class _InMemoryAdapter:
+    """What the in-memory bus and queue share: subscriptions, delivery with retries, failures kept."""
 
-    `publish_message` returns once the deliveries are started; `wait_until_idle()` awaits them.
-    """
-
-    def __init__(self, *, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, sleep: Sleep) -> None:
         self._deliverer = _Deliverer(sleep)
-        self._pending: set[asyncio.Task[bool]] = set()
 
     @property
     def failed_deliveries(self) -> deque[FailedDelivery]:
@@ -113,14 +109,28 @@ class InMemoryMessageBusAdapter:
         """Nothing to set up in memory; broker adapters connect and start consuming here."""
 
     async def publish_message(self, message: Any, *, replay: bool = False) -> None:
-        for subscription in self._deliverer.matching(message, replay=replay):
-            task = asyncio.create_task(self._deliverer.deliver(subscription, message, replay=replay))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+        raise NotImplementedError
 
     async def publish_messages(self, messages: Sequence[Any], *, replay: bool = False) -> None:
         for message in messages:
             await self.publish_message(message, replay=replay)
+
+
+class InMemoryMessageBusAdapter(_InMemoryAdapter):
+    """A bus: each message goes to every subscriber whose filters match it, concurrently.
+
+    `publish_message` returns once the deliveries are started; `wait_until_idle()` awaits them.
+    """
+
+    def __init__(self, *, sleep: Sleep = asyncio.sleep) -> None:
+        super().__init__(sleep)
+        self._pending: set[asyncio.Task[bool]] = set()
+
+    async def publish_message(self, message: Any, *, replay: bool = False) -> None:
+        for subscription in self._deliverer.matching(message, replay=replay):
+            task = asyncio.create_task(self._deliverer.deliver(subscription, message, replay=replay))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
 
     async def wait_until_idle(self) -> None:
         """Returns once every delivery started so far (and any it led to) has finished, retries included."""
@@ -128,7 +138,7 @@ class InMemoryMessageBusAdapter:
             await asyncio.gather(*self._pending)
 
 
-class InMemoryMessageQueueAdapter:
+class InMemoryMessageQueueAdapter(_InMemoryAdapter):
     """A queue: messages are handled one at a time in publication order (first in, first out), or by up
     to `concurrency` at a time. A message goes to each subscriber whose filters match it; a failing
     handler is retried before the next message is taken. A message no subscriber wants is logged.
@@ -137,24 +147,13 @@ class InMemoryMessageQueueAdapter:
     def __init__(self, *, concurrency: int = 1, sleep: Sleep = asyncio.sleep) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        super().__init__(sleep)
         self.concurrency = concurrency
-        self._deliverer = _Deliverer(sleep)
         self._waiting: deque[tuple[Any, bool]] = deque()
         self._workers: set[asyncio.Task[None]] = set()
         # Counted apart from the task set: a task leaves the set only in a later loop iteration, and a
         # message published in between must still find a worker.
         self._active_workers = 0
-
-    @property
-    def failed_deliveries(self) -> deque[FailedDelivery]:
-        """The latest deliveries that failed on every attempt (at most FAILED_DELIVERIES_KEPT)."""
-        return self._deliverer.failed_deliveries
-
-    def subscribe(self, subscription: Subscription) -> None:
-        self._deliverer.subscribe(subscription)
-
-    async def start(self) -> None:
-        """Nothing to set up in memory; broker adapters connect and start consuming here."""
 
     async def publish_message(self, message: Any, *, replay: bool = False) -> None:
         self._waiting.append((message, replay))
@@ -163,10 +162,6 @@ class InMemoryMessageQueueAdapter:
             worker = asyncio.create_task(self._work())
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
-
-    async def publish_messages(self, messages: Sequence[Any], *, replay: bool = False) -> None:
-        for message in messages:
-            await self.publish_message(message, replay=replay)
 
     async def wait_until_idle(self) -> None:
         """Returns once the queue is empty and every message taken from it is handled, retries included."""

@@ -34,6 +34,8 @@ from .storage import (
     EventStorageAdapter,
     StorageContext,
     missing_previous_version,
+    stored_event_json,
+    timestamp_text,
 )
 
 EventT = TypeVar("EventT", bound=Event)
@@ -337,11 +339,11 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         quoted_id = json.dumps(aggregate_id)
         return [
             context.codec.from_json(
-                _event_json(
+                stored_event_json(
                     quoted_id,
                     version,
                     event_type,
-                    _timestamp(context, aggregate_id, version, timestamp),
+                    timestamp_text(_timestamp(context, aggregate_id, version, timestamp)),
                     payload,
                     metadata,
                 ),
@@ -727,25 +729,3 @@ def _timestamp(
             version=version,
         )
     return timestamp
-
-
-def _event_json(
-    quoted_aggregate_id: str,
-    version: int,
-    event_type: str,
-    timestamp: datetime,
-    payload: str | None,
-    metadata: str | None,
-) -> str:
-    # The stored columns are already JSON, so the event is assembled as text and validated in one pass.
-    text = timestamp.astimezone(UTC).isoformat(timespec="microseconds")
-    parts = [
-        f'{{"aggregate_id":{quoted_aggregate_id},"version":{version},"type":{json.dumps(event_type)},'
-        f'"timestamp":{json.dumps(text)}'
-    ]
-    if payload is not None:
-        parts.append(f',"payload":{payload}')
-    if metadata is not None:
-        parts.append(f',"metadata":{metadata}')
-    parts.append("}")
-    return "".join(parts)

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from os import PathLike
 from typing import Any, TypeVar
 
@@ -27,6 +27,8 @@ from .storage import (
     EventStorageAdapter,
     StorageContext,
     missing_previous_version,
+    stored_event_json,
+    timestamp_text,
 )
 
 EventT = TypeVar("EventT", bound=Event)
@@ -112,7 +114,9 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
         self, *, relay_id: str, limit: int, lease: timedelta, now: datetime
     ) -> list[PendingOutboxMessage]:
         return await self._run(
-            lambda connection: _claim(connection, relay_id, limit, _text(now), _text(now + lease))
+            lambda connection: _claim(
+                connection, relay_id, limit, timestamp_text(now), timestamp_text(now + lease)
+            )
         )
 
     async def complete_outbox_message(self, message_id: int, *, relay_id: str) -> None:
@@ -127,7 +131,9 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
             "claimed_until = NULL WHERE id = ? AND claimed_by = ?"
         )
         await self._run(
-            lambda connection: connection.execute(sql, (_text(retry_at), error, message_id, relay_id))
+            lambda connection: connection.execute(
+                sql, (timestamp_text(retry_at), error, message_id, relay_id)
+            )
         )
 
     async def count_pending_outbox_messages(self) -> int:
@@ -164,10 +170,10 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
         parameters: list[Any] = [context.event_store_id]
         if query.initial_event_after is not None:
             sql += " AND timestamp >= ?"
-            parameters.append(_text(query.initial_event_after))
+            parameters.append(timestamp_text(query.initial_event_after))
         if query.initial_event_before is not None:
             sql += " AND timestamp <= ?"
-            parameters.append(_text(query.initial_event_before))
+            parameters.append(timestamp_text(query.initial_event_before))
         if query.start_after is not None:
             sql += (
                 " AND (timestamp, aggregate_id) < (?, ?)"
@@ -175,7 +181,7 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
                 else " AND (timestamp, aggregate_id) > (?, ?)"
             )
             parameters.extend(
-                (_text(query.start_after.initial_event_timestamp), query.start_after.aggregate_id)
+                (timestamp_text(query.start_after.initial_event_timestamp), query.start_after.aggregate_id)
             )
         sql += (
             " ORDER BY timestamp DESC, aggregate_id DESC"
@@ -251,7 +257,7 @@ def _row(context: StorageContext[Any], event: Event) -> _Row:
         event.aggregate_id,
         event.version,
         event.type,
-        _text(event.timestamp),
+        timestamp_text(event.timestamp),
         None if "payload" not in fields else json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
         None if "metadata" not in fields else json.dumps(metadata, separators=(",", ":"), ensure_ascii=False),
     )
@@ -345,11 +351,6 @@ def _exists(connection: sqlite3.Connection, event_store_id: str, aggregate_id: s
     return found is not None
 
 
-def _text(timestamp: datetime) -> str:
-    """Fixed-width ISO 8601 in UTC, so that text order is time order and microseconds survive."""
-    return timestamp.astimezone(UTC).isoformat(timespec="microseconds")
-
-
 def _decode(context: StorageContext[EventT], aggregate_id: str, quoted_aggregate_id: str, row: Any) -> EventT:
     version, event_type, timestamp, payload, metadata = row
     # SQLite keeps any value in any column: a row written by other means may hold other types.
@@ -368,7 +369,7 @@ def _decode(context: StorageContext[EventT], aggregate_id: str, quoted_aggregate
         )
     try:
         return context.codec.from_json(
-            _event_json(quoted_aggregate_id, version, event_type, timestamp, payload, metadata),
+            stored_event_json(quoted_aggregate_id, version, event_type, timestamp, payload, metadata),
             aggregate_id=aggregate_id,
             version=version,
         )
@@ -419,26 +420,3 @@ def _column_types(row: Any) -> str:
         for (name, kind), value in zip(wanted, row, strict=True)
         if type(value) is not kind and not (value is None and name in ("payload", "metadata"))
     )
-
-
-def _event_json(
-    quoted_aggregate_id: str,
-    version: int,
-    event_type: str,
-    timestamp: str,
-    payload: str | None,
-    metadata: str | None,
-) -> str:
-    # The stored columns are already JSON, so the event is assembled as text and validated in one pass.
-    # Payload and metadata come first: should a corrupted one smuggle in more keys, the row's own id,
-    # version, type and timestamp, written after them, still win (the last of duplicate keys does).
-    parts = ["{"]
-    if payload is not None:
-        parts.append(f'"payload":{payload},')
-    if metadata is not None:
-        parts.append(f'"metadata":{metadata},')
-    parts.append(
-        f'"aggregate_id":{quoted_aggregate_id},"version":{version},"type":{json.dumps(event_type)},'
-        f'"timestamp":{json.dumps(timestamp)}}}'
-    )
-    return "".join(parts)

@@ -10,10 +10,11 @@ guarantees, for every adapter alike (the conformance suite checks each):
 - events come back exactly as they were pushed, timestamps included.
 """
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from .codecs import EventCodec
@@ -99,3 +100,32 @@ def is_after(entry: AggregateIdEntry, cursor: AggregateIdEntry, *, reverse: bool
     key = (entry.initial_event_timestamp, entry.aggregate_id)
     cursor_key = (cursor.initial_event_timestamp, cursor.aggregate_id)
     return key < cursor_key if reverse else key > cursor_key
+
+
+def timestamp_text(timestamp: datetime) -> str:
+    """Fixed-width ISO 8601 in UTC, so that text order is time order and microseconds survive."""
+    return timestamp.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def stored_event_json(
+    quoted_aggregate_id: str,
+    version: int,
+    event_type: str,
+    timestamp: str,
+    payload: str | None,
+    metadata: str | None,
+) -> str:
+    """An event as JSON text, from the columns of its row (payload and metadata already JSON), to be
+    validated in one pass. Payload and metadata come first: should a corrupted one smuggle in more keys,
+    the row's own id, version, type and timestamp, written after them, still win (the last of duplicate
+    keys does)."""
+    parts = ["{"]
+    if payload is not None:
+        parts.append(f'"payload":{payload},')
+    if metadata is not None:
+        parts.append(f'"metadata":{metadata},')
+    parts.append(
+        f'"aggregate_id":{quoted_aggregate_id},"version":{version},"type":{json.dumps(event_type)},'
+        f'"timestamp":{json.dumps(timestamp)}}}'
+    )
+    return "".join(parts)
