@@ -381,6 +381,13 @@ class _PackageChecker:
                         f"$ref '{sub_schema.ref}' names no definition{self.hint(target, self.definitions)}",
                     )
             self.check_constraints(source_map, sub_schema, sub_path)
+            if self.default_holds_model(sub_schema, sub_schema.default, frozenset()):
+                self.error(
+                    source_map.value((*sub_path, "default")),
+                    "a default that holds an object where the schema makes a model (a nested object, a $ref to one, "
+                    "or an array or map of them) cannot be typed: remove it, or give defaults to that object's "
+                    "own properties",
+                )
             for name in sub_schema.properties or {}:
                 normalized = unicodedata.normalize("NFKC", name)
                 if name.isidentifier() and normalized != name:
@@ -426,6 +433,30 @@ class _PackageChecker:
                 problem = "is too large for a number (a float)"
             if problem is not None:
                 self.error(source_map.value((*json_path, key)), f"'{key}' {problem}")
+
+    def default_holds_model(self, schema: JsonSchema, value: Any, refs_seen: frozenset[str]) -> bool:
+        """Whether `value` puts a JSON object where `schema` becomes a generated model class.
+
+        datamodel-code-generator writes such a default as a dict literal, which pydantic converts at run
+        time but mypy rejects against the model's type.
+        """
+        if value is None:
+            return False
+        if schema.ref is not None:
+            target = schema.ref.removeprefix(DEFINITION_REF_PREFIX)
+            if target in refs_seen or target not in self.definitions:
+                return False
+            return self.default_holds_model(self.definitions[target][1], value, refs_seen | {target})
+        if isinstance(value, dict):
+            if schema.properties is not None:
+                return True
+            if isinstance(schema.additionalProperties, JsonSchema):
+                additional = schema.additionalProperties
+                return any(self.default_holds_model(additional, item, frozenset()) for item in value.values())
+        if isinstance(value, list) and schema.items is not None:
+            return any(self.default_holds_model(schema.items, item, frozenset()) for item in value)
+        members = [*(schema.anyOf or ()), *(schema.oneOf or ()), *(schema.allOf or ())]
+        return any(self.default_holds_model(member, value, refs_seen) for member in members)
 
     @staticmethod
     def hint(name: str, known: dict[str, Any]) -> str:

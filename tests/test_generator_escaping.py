@@ -662,28 +662,32 @@ def test_a_spec_file_name_cannot_break_out_of_the_header_comment(tmp_path: Path)
     assert not (cwd / SENTINEL).exists()
 
 
-# --- Known gaps (datamodel-code-generator) -------------------------------------------------------------------
+# --- Property names that would hide names the models use --------------------------------------------------------
 
-#: Builtins and typing names that the models module uses in annotations.
-SHADOWING_PROPERTY_NAMES = ("str", "int", "float", "bool", "list", "Literal")
+#: Builtins, typing and pydantic names that the models module writes in class bodies, and a generated class.
+SHADOWING_PROPERTY_NAMES = (
+    *("str", "int", "float", "bool", "list", "dict"),
+    *("Literal", "Annotated", "Any", "Field", "AwareDatetime", "UUID"),
+    "ThingMadePayload",
+)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="datamodel-code-generator 0.89 aliases a builtin hidden by a field only when the field has a default: "
-    "a required property named 'int' (or str, float, bool, list, Literal) makes mypy read later annotations "
-    "`int` as that field ('Variable ... is not valid as a type'); the code imports and works",
-)
-def test_required_properties_named_like_builtin_types_type_check(tmp_path: Path) -> None:
-    properties = {name: {"type": "string"} for name in SHADOWING_PROPERTY_NAMES}
+def test_properties_named_like_names_the_models_use_are_renamed_and_type_check(tmp_path: Path) -> None:
+    """Such a property becomes `<name>_` in Python (JSON keeps the name), required or not, in any order."""
+    properties: dict[str, Any] = {name: {"type": "string"} for name in SHADOWING_PROPERTY_NAMES}
     properties |= {
+        "int_": {"type": "string"},  # the renamed field must not take this property's name
         "count": {"type": "integer"},
         "label": {"type": "string"},
         "price": {"type": "number"},
         "ok": {"type": "boolean"},
         "tags": {"type": "array", "items": {"type": "string"}},
         "kind": {"type": "string", "enum": ["a", "b"]},
+        "when": {"type": "string", "format": "date-time"},
+        "uid": {"type": "string", "format": "uuid"},
+        "scores": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "anything": {},
     }
     document = {
         "kastor": 1,
@@ -695,7 +699,8 @@ def test_required_properties_named_like_builtin_types_type_check(tmp_path: Path)
                     "THING_MADE": {
                         "initial": True,
                         "payload": {"type": "object", "properties": properties, "required": list(properties)},
-                    }
+                    },
+                    "THING_CHANGED": {"payload": {"type": "object", "properties": dict(reversed(properties.items()))}},
                 },
             }
         },
@@ -705,3 +710,22 @@ def test_required_properties_named_like_builtin_types_type_check(tmp_path: Path)
     compile_all(tmp_path / "out" / "shadow_pkg")
     completed = run_mypy(tmp_path / "out", ["shadow_pkg"], tmp_path / "mypy")
     assert completed.returncode == 0, completed.stdout
+    payload = {name: "x" for name in SHADOWING_PROPERTY_NAMES} | {"int_": "y", "count": 1, "label": "l"}
+    payload |= {"price": 1.5, "ok": True, "tags": [], "kind": "a", "when": "2026-01-01T00:00:00Z"}
+    payload |= {"uid": "12345678-1234-5678-1234-567812345678", "scores": {}, "anything": None}
+    probe = f"""
+import json
+from shadow_pkg import ThingMadePayload
+payload = ThingMadePayload.model_validate_json({json.dumps(json.dumps(payload))})
+assert payload.int__ == "x" and payload.int_ == "y" and payload.Literal_ == "x" and payload.ThingMadePayload_ == "x"
+print(payload.model_dump_json(by_alias=True))
+"""
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "out")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == json.loads(json.dumps(payload)) | {"price": 1.5}

@@ -19,9 +19,9 @@
 
 The names a valid spec draws live in separate namespaces (store ids `s<i>_...`, aggregates `A<i>...`, event
 types `E<j>_...`, definitions `D<k>...`, channels `c<m>_...`), so they never collide after case conversion
-(a collision is a spec error, which the mutation test covers). Two known gaps are left out of the valid
-specs and pinned by strict xfail tests: defaults of properties that become models (below), and required
-properties named like builtin types (test_generator_escaping.py).
+(a collision is a spec error, which the mutation test covers). Defaults that hold an object where the schema
+makes a model are a spec error (datamodel-code-generator would write a dict literal that mypy rejects), so
+valid specs draw no such default; the last test below pins that error.
 
 Runs are deterministic (`derandomize=True`, no example database). By default the file takes about half a
 minute (12 valid specs, 150 mutations); `KASTOR_LONG_PROPERTY_TESTS=1` runs 60 valid specs and 1,000
@@ -108,6 +108,12 @@ TRICKY_PROPERTY_NAMES = (
     "Any",
     "payload",
     "timestamp",
+    "int",
+    "str",
+    "list",
+    "Literal",
+    "Annotated",
+    "date",
 )
 
 #: Regular expressions that both of pydantic's engines read (and a few that only Python's does).
@@ -869,40 +875,50 @@ def test_mutated_specs_give_code_that_compiles_or_located_errors(mutated: Mutate
         assert not (root / "PWNED").exists()
 
 
-# --- Known gaps -------------------------------------------------------------------------------------------
+# --- Defaults of model-typed properties ------------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="datamodel-code-generator writes the default of a property whose schema becomes a model (a nested "
-    "object, a $ref to an object definition, an array of them) as a dict literal: `home: Home | None = "
-    "{...}` imports and validates (validate_default=True), but mypy --strict rejects the assignment",
-)
-def test_defaults_of_model_typed_properties_type_check(tmp_path: Path) -> None:
+def test_defaults_holding_objects_where_a_model_stands_are_located_errors(tmp_path: Path) -> None:
     point = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
+    aggregate_properties = {
+        "home": {**point, "default": {"x": 1}},
+        "origin": {"$ref": "#/definitions/D0Point", "default": {"x": 2}},
+        "path": {"type": "array", "items": point, "default": [{"x": 3}]},
+        "places": {"type": "object", "additionalProperties": {"$ref": "#/definitions/D0Point"}, "default": {"a": {}}},
+        "either": {"anyOf": [point, {"type": "null"}], "default": {"x": 4}},
+        # Defaults that type-check are kept: nothing, an empty list, a map of plain values.
+        "nowhere": {**point, "default": None},
+        "trail": {"type": "array", "items": point, "default": []},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}, "default": {"a": 1}},
+    }
     document = {
         "kastor": 1,
-        "package": "placeholder",
+        "package": "defaults_pkg",
         "definitions": {"D0Point": point},
         "event_stores": {
             "s0_things": {
-                "aggregate": {
-                    "name": "A0Thing",
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "home": {**point, "default": {"x": 1}},
-                            "origin": {"$ref": "#/definitions/D0Point", "default": {"x": 2}},
-                            "path": {"type": "array", "items": point, "default": [{"x": 3}]},
-                        },
-                    },
-                },
+                "aggregate": {"name": "A0Thing", "schema": {"type": "object", "properties": aggregate_properties}},
                 "events": {"E0_MADE": {"initial": True}},
             }
         },
     }
-    batch = Batch(tmp_path)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    result = run_cli("generate", str(spec), "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+    flagged = re.findall(
+        r"spec\.yaml:(\d+):\d+: a default that holds an object where the schema makes a model", result.stderr
+    )
+    lines = spec.read_text(encoding="utf-8").splitlines()
+    # Block YAML puts each default's value on the line after its `default:` key.
+    keys_above = [lines[int(number) - 2].strip() for number in flagged]
+    assert keys_above == ["default:"] * 5, result.stderr
+
+    for name in ("home", "origin", "path", "places", "either"):
+        del aggregate_properties[name]
+    batch = Batch(tmp_path / "batch")
     batch.generate(document, split=False)
     assert import_batch(batch) == []
     completed = run_mypy(batch)
