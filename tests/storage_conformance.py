@@ -236,6 +236,36 @@ class EventStorageAdapterConformance:
         assert await pokemons.get_events("PIKACHU") == []  # ids are case-sensitive
         assert await versions_of(pokemons, "eevee") == [1]
 
+    async def test_iter_events_streams_every_event_in_pages(self) -> None:
+        pokemons, _ = self.stores()
+        await pokemons.push_event(appeared("pikachu"))
+        await pokemons.push_event_group(
+            *(pokemons.group_event(leveled_up("pikachu", version=version)) for version in range(2, 11))
+        )
+        stored = await pokemons.get_events("pikachu")
+        reads: list[tuple[int | None, int | None, int | None]] = []
+        original_get_events = pokemons.get_events
+
+        async def counting_get_events(aggregate_id: str, **options: Any) -> list[Any]:
+            reads.append((options.get("min_version"), options.get("max_version"), options.get("limit")))
+            events: list[Any] = await original_get_events(aggregate_id, **options)
+            return events
+
+        pokemons.get_events = counting_get_events  # type: ignore[method-assign]
+        for page_size in (1, 3, 5, 10, 11, 1_000):
+            reads.clear()
+            assert [event async for event in pokemons.iter_events("pikachu", page_size=page_size)] == stored
+            # Pages of page_size, and one more read only when the last page came back full.
+            assert len(reads) == 10 // page_size + 1, (page_size, reads)
+            assert all(limit == page_size for _, _, limit in reads)
+        streamed = [
+            event.version async for event in pokemons.iter_events("pikachu", min_version=3, max_version=7, page_size=2)
+        ]
+        assert streamed == [3, 4, 5, 6, 7]
+        assert [event async for event in pokemons.iter_events("missingno")] == []
+        with pytest.raises(ValueError, match="page_size must be at least 1"):
+            [event async for event in pokemons.iter_events("pikachu", page_size=0)]
+
     # -- 3. conflicts --------------------------------------------------------------------------------
 
     async def test_pushing_a_stored_version_conflicts_and_force_overwrites(self) -> None:

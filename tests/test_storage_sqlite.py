@@ -3,8 +3,10 @@
 
 import asyncio
 import functools
+import gc
 import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -79,6 +81,29 @@ class TestSQLiteSpecifics:
             assert reads == [[result.event] for result in pushed[:10]]
             assert await trainers.get_events("ash") == [pushed[10].event]
 
+    async def test_its_thread_outlives_a_cancelled_caller_and_ends_with_the_adapter(self, tmp_path: Path) -> None:
+        others = set(worker_threads())  # threads of adapters other tests left to the garbage collector
+        adapter = SQLiteEventStorageAdapter(tmp_path / "events.sqlite3")
+        pokemons = pokemons_store(adapter)
+        await pokemons.push_event(appeared("pikachu"))
+        assert len(set(worker_threads()) - others) == 1
+        # A caller cancelled while its work runs: the work's outcome is dropped, the next caller served.
+        reading = asyncio.ensure_future(pokemons.get_events("pikachu"))
+        await asyncio.sleep(0)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        assert [event.version for event in await pokemons.get_events("pikachu")] == [1]
+        # Used again after close: a new connection on a new thread.
+        await adapter.close()
+        assert await no_worker_thread_left(but=others)
+        assert [event.version for event in await pokemons.get_events("pikachu")] == [1]
+        assert len(set(worker_threads()) - others) == 1
+        # Dropped without close: its thread ends too.
+        del pokemons, adapter, reading
+        gc.collect()
+        assert await no_worker_thread_left(but=others)
+
     async def test_the_schema_is_created_on_first_use_of_a_file(self, tmp_path: Path) -> None:
         path = tmp_path / "events.sqlite3"
         async with SQLiteEventStorageAdapter(path) as adapter:
@@ -150,3 +175,16 @@ async def test_an_unusable_path_is_a_storage_error_naming_it(tmp_path: Path) -> 
     async with SQLiteEventStorageAdapter(path) as adapter:
         with pytest.raises(EventStorageError, match=f"SQLite database {re.escape(str(path))}: unable to open"):
             await stores(adapter)[0].get_events("pikachu")
+
+
+def worker_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "kastor-sqlite" and thread.is_alive()]
+
+
+async def no_worker_thread_left(*, but: set[threading.Thread]) -> bool:
+    """Whether the adapters' threads, but these, end within a second (a stopped thread ends on its own time)."""
+    for _ in range(100):
+        if not set(worker_threads()) - but:
+            return True
+        await asyncio.sleep(0.01)
+    return False

@@ -99,6 +99,8 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
             # Versions are contiguous from 1, so version bounds are list bounds.
             start = 0 if query.min_version is None else max(query.min_version - 1, 0)
             stop = len(stored) if query.max_version is None else max(min(query.max_version, len(stored)), 0)
+            if query.limit is not None and not query.reverse:
+                stop = min(stop, start + query.limit)  # a page copies only itself
             selected = stored[start:stop]
         if query.reverse:
             selected.reverse()

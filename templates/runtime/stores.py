@@ -1,6 +1,6 @@
 """The event store: pushes events through its storage adapter and rebuilds aggregates with its reducer."""
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeAlias, TypeVar, overload
@@ -251,6 +251,30 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
             raise ValueError(f"{self.event_store_id}: limit cannot be negative, got {limit}")
         query = EventsQuery(min_version, max_version, reverse, limit)
         return await self.get_event_storage_adapter().get_events(self._context, aggregate_id, query)
+
+    async def iter_events(
+        self,
+        aggregate_id: str,
+        *,
+        min_version: int | None = None,
+        max_version: int | None = None,
+        page_size: int = 1_000,
+    ) -> AsyncIterator[EventT]:
+        """The aggregate's events in version order, read `page_size` at a time: however long the stream,
+        no more than one page of it is held at once. Bounds are inclusive, as in `get_events`."""
+        if page_size < 1:
+            raise ValueError(f"{self.event_store_id}: page_size must be at least 1, got {page_size}")
+        next_version = min_version
+        while True:
+            page = await self.get_events(
+                aggregate_id, min_version=next_version, max_version=max_version, limit=page_size
+            )
+            for event in page:
+                yield event
+            if len(page) < page_size:
+                return
+            next_version = page[-1].version + 1
+            del page  # not held while the next page is read
 
     async def get_aggregate(
         self, aggregate_id: str, *, max_version: int | None = None

@@ -18,6 +18,7 @@ import importlib
 import json
 import os
 import re
+import select
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -231,33 +232,42 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         ]
         psycopg = _psycopg()
 
+        async def write(
+            connection: Any, context: StorageContext[Any], event: Event, row: dict[str, Any]
+        ) -> None:
+            try:
+                cursor = await connection.execute(sql, row)
+                previous_found, written = await cursor.fetchone()
+            except psycopg.errors.DeadlockDetected as error:
+                # Another transaction writes this version too, and waits for a row of ours.
+                raise EventAlreadyExistsError(
+                    event_store_id=context.event_store_id,
+                    aggregate_id=event.aggregate_id,
+                    version=event.version,
+                ) from error
+            except psycopg.DataError as error:
+                raise EventStorageError(
+                    f"{self._where()}: cannot store {context.event_store_id}/{event.aggregate_id} "
+                    f"v{event.version}: {error}"
+                ) from error
+            if written:
+                return
+            if not previous_found:
+                raise missing_previous_version(context, event)
+            raise EventAlreadyExistsError(
+                event_store_id=context.event_store_id,
+                aggregate_id=event.aggregate_id,
+                version=event.version,
+            )
+
         async def work(connection: Any) -> None:
+            if len(rows) == 1 and not outbox_rows and connection.autocommit:
+                # One statement is a transaction of its own: no BEGIN and COMMIT to wait for.
+                await write(connection, *events[0], rows[0])
+                return
             async with connection.transaction():
                 for (context, event), row in zip(events, rows, strict=True):
-                    try:
-                        cursor = await connection.execute(sql, row)
-                        previous_found, written = await cursor.fetchone()
-                    except psycopg.errors.DeadlockDetected as error:
-                        # Another transaction writes this version too, and waits for a row of ours.
-                        raise EventAlreadyExistsError(
-                            event_store_id=context.event_store_id,
-                            aggregate_id=event.aggregate_id,
-                            version=event.version,
-                        ) from error
-                    except psycopg.DataError as error:
-                        raise EventStorageError(
-                            f"{self._where()}: cannot store {context.event_store_id}/{event.aggregate_id} "
-                            f"v{event.version}: {error}"
-                        ) from error
-                    if written:
-                        continue
-                    if not previous_found:
-                        raise missing_previous_version(context, event)
-                    raise EventAlreadyExistsError(
-                        event_store_id=context.event_store_id,
-                        aggregate_id=event.aggregate_id,
-                        version=event.version,
-                    )
+                    await write(connection, context, event, row)
                 if outbox_rows:
                     try:
                         async with connection.cursor() as cursor:
@@ -458,7 +468,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             min_size=self.min_size,
             max_size=self.max_size,
             open=False,
-            check=psycopg_pool.AsyncConnectionPool.check_connection,
+            check=_check_if_it_may_be_lost,
             configure=track,
             name=f"kastor-{self.schema}",
         )
@@ -688,6 +698,16 @@ UPDATE {table} AS outbox SET claimed_by = %(relay_id)s, claimed_until = %(until)
 FROM claimable WHERE outbox.id = claimable.id
 RETURNING outbox.id, outbox.message_channel_id, outbox.event_store_id, outbox.aggregate_id, outbox.version,
     outbox.body::text, outbox.attempts"""
+
+
+async def _check_if_it_may_be_lost(connection: Any) -> None:
+    """The pool's check of a connection before lending it: a round trip to the server (which replaces the
+    connection when it fails) only when the connection has something to read, as it has once its server
+    process ended or the server closed it (a healthy idle connection has nothing to read). Checking every
+    connection would add a round trip to every call."""
+    readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    if readable or connection.broken:
+        await _psycopg_pool().AsyncConnectionPool.check_connection(connection)
 
 
 async def _execute(connection: Any, sql: str, parameters: list[Any]) -> None:
