@@ -4,6 +4,7 @@ Exit codes: 0 success, 1 `check` found stale output, 2 bad input (specs, argumen
 """
 
 import argparse
+import gc
 import glob
 import json
 import os
@@ -29,6 +30,15 @@ EXIT_INTERNAL_ERROR = 3
 
 class UsageError(Exception):
     """The command line or the project configuration cannot be acted on."""
+
+
+def command() -> int:
+    """The `kastor` command: `main` in a process of its own."""
+    # What the imports made (the generator's libraries: a few hundred thousand objects) lives as long as
+    # the process; frozen, it is left out of the garbage collector's passes, which generating a large spec
+    # triggers again and again. Only here, where the process is ours: callers of `main` keep their own.
+    gc.freeze()
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -231,4 +241,4 @@ def _shown(path: Path) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

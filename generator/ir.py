@@ -25,6 +25,12 @@ class EventModel:
     initial: bool
     docstring: str
 
+    @property
+    def applier_name(self) -> str:
+        """The reducers module's function that applies this event with its hook (event types are unique
+        in a package, so is this name)."""
+        return f"_apply_{self.hook_name.removeprefix('on_')}"
+
 
 @dataclass(frozen=True)
 class StoreModel:
@@ -72,6 +78,11 @@ class StoreModel:
             "state-carrying": self.state_carrying_message,
             "aggregate-exists": self.aggregate_exists_message,
         }[kind]
+
+    @property
+    def appliers_name(self) -> str:
+        """The reducers module's table of the store's appliers, by event type."""
+        return f"_{self.store_id.upper()}_APPLIERS"
 
     @property
     def initial_events(self) -> tuple[EventModel, ...]:

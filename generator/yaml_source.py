@@ -1,5 +1,6 @@
 """Loads YAML spec files into plain data while remembering where every key and value stands."""
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,13 @@ from .diagnostics import Diagnostic, SourcePosition
 
 JsonPath = tuple[str | int, ...]
 
-_SCALARS = yaml.constructor.SafeConstructor()
 _JSON_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null"))
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: PyYAML's binding to libyaml, missing when PyYAML was built without it.
+_FAST_LOADER: type[yaml.CSafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+#: A line and a column, 1-based: a plain pair for every value of a spec, made a `SourcePosition` when needed.
+LineColumn = tuple[int, int]
 
 
 @dataclass
@@ -19,23 +25,21 @@ class SourceMap:
     """Positions of the values (and of the keys) of one file, by their path from the document root."""
 
     path: str
-    values: dict[JsonPath, SourcePosition] = field(default_factory=dict)
-    keys: dict[JsonPath, SourcePosition] = field(default_factory=dict)
+    values: dict[JsonPath, LineColumn] = field(default_factory=dict)
+    keys: dict[JsonPath, LineColumn] = field(default_factory=dict)
 
     def value(self, json_path: JsonPath) -> SourcePosition:
         """The position of the value at `json_path`, or of its nearest known ancestor."""
-        return self._nearest(self.values, json_path)
+        for length in range(len(json_path), -1, -1):
+            place = self.values.get(json_path[:length])
+            if place is not None:
+                return SourcePosition(self.path, *place)
+        return SourcePosition(self.path, 1, 1)
 
     def key(self, json_path: JsonPath) -> SourcePosition:
         """The position of the key that introduces `json_path`, or of its value when it has none."""
-        return self.keys.get(json_path) or self.value(json_path)
-
-    def _nearest(self, table: dict[JsonPath, SourcePosition], json_path: JsonPath) -> SourcePosition:
-        for length in range(len(json_path), -1, -1):
-            position = table.get(json_path[:length])
-            if position is not None:
-                return position
-        return SourcePosition(self.path, 1, 1)
+        place = self.keys.get(json_path)
+        return SourcePosition(self.path, *place) if place is not None else self.value(json_path)
 
 
 @dataclass
@@ -59,12 +63,14 @@ class _NodeConverter:
         self.diagnostics: list[Diagnostic] = []
         self.too_deep = False
         self.values = 0
+        # One per file: a constructor remembers every node it built, which must not outlive the file.
+        self.scalars = yaml.constructor.SafeConstructor()
 
     def position(self, mark: yaml.Mark) -> SourcePosition:
-        return SourcePosition(self.source_map.path, mark.line + 1, mark.column + 1)
+        return SourcePosition(self.source_map.path, *_line_column(mark))
 
     def convert(self, node: yaml.Node, json_path: JsonPath, active: frozenset[int] = frozenset()) -> Any:
-        self.source_map.values[json_path] = self.position(node.start_mark)
+        self.source_map.values[json_path] = _line_column(node.start_mark)
         if id(node) in active:
             self.diagnostics.append(Diagnostic(self.position(node.start_mark), "recursive YAML alias"))
             return None
@@ -89,15 +95,15 @@ class _NodeConverter:
         assert isinstance(node, yaml.ScalarNode)
         self.check_text(node)
         if node.tag in _JSON_SCALAR_TAGS:
-            return _SCALARS.construct_object(node, deep=True)
+            return self.scalars.construct_object(node, deep=True)
         # Dates, binary and the like have no JSON form: keep their text, as JSON Schema would see it.
         return node.value
 
     def check_text(self, node: yaml.ScalarNode) -> None:
         """A lone surrogate (from an escape such as "\\ud800") is not Unicode: no file could hold it."""
-        surrogate = next((char for char in node.value if "\ud800" <= char <= "\udfff"), None)
+        surrogate = _SURROGATE.search(node.value)
         if surrogate is not None:
-            shown = surrogate.encode("unicode_escape").decode("ascii")
+            shown = surrogate.group().encode("unicode_escape").decode("ascii")
             message = f"text holds the lone surrogate {shown}, which is not Unicode"
             self.diagnostics.append(Diagnostic(self.position(node.start_mark), message))
 
@@ -117,18 +123,23 @@ class _NodeConverter:
                 self.diagnostics.append(Diagnostic(self.position(key_node.start_mark), message))
                 continue
             self.check_text(key_node)
+            key_path = (*json_path, key)
             if key in result:
-                first = self.source_map.keys[(*json_path, key)]
+                first_line, _ = self.source_map.keys[key_path]
                 self.diagnostics.append(
                     Diagnostic(
                         self.position(key_node.start_mark),
-                        f"duplicate key '{key}' (first defined at line {first.line})",
+                        f"duplicate key '{key}' (first defined at line {first_line})",
                     )
                 )
                 continue
-            self.source_map.keys[(*json_path, key)] = self.position(key_node.start_mark)
-            result[key] = self.convert(value_node, (*json_path, key), active)
+            self.source_map.keys[key_path] = _line_column(key_node.start_mark)
+            result[key] = self.convert(value_node, key_path, active)
         return result
+
+
+def _line_column(mark: yaml.Mark) -> LineColumn:
+    return mark.line + 1, mark.column + 1
 
 
 def load_yaml_file(path: Path, display_path: str) -> tuple[LoadedFile | None, list[Diagnostic]]:
@@ -141,7 +152,7 @@ def load_yaml_file(path: Path, display_path: str) -> tuple[LoadedFile | None, li
     except (OSError, UnicodeDecodeError) as error:
         return None, [Diagnostic(SourcePosition(display_path, 1, 1), f"cannot read file: {error}")]
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        nodes = _compose(text)
     except RecursionError:
         return None, [Diagnostic(SourcePosition(display_path, 1, 1), f"the spec nests deeper than {MAX_DEPTH} levels")]
     except yaml.MarkedYAMLError as error:
@@ -170,3 +181,18 @@ def load_yaml_file(path: Path, display_path: str) -> tuple[LoadedFile | None, li
     if converter.diagnostics:
         return None, converter.diagnostics
     return LoadedFile(display_path, data, source_map), []
+
+
+def _compose(text: str) -> list[yaml.Node]:
+    """The node trees of the documents of `text`.
+
+    libyaml's parser, when PyYAML has it, is ten times faster than the pure-Python one and builds the same
+    nodes with the same positions; a text it refuses is parsed again by the pure-Python one, whose error
+    messages (and positions) are the ones Kastor reports.
+    """
+    if _FAST_LOADER is not None:
+        try:
+            return list(yaml.compose_all(text, Loader=_FAST_LOADER))
+        except yaml.YAMLError:
+            pass
+    return list(yaml.compose_all(text, Loader=yaml.SafeLoader))

@@ -18,9 +18,8 @@ from types import ModuleType
 
 import pytest
 
+from benchmarks.specs import AGGREGATES, STORES, build_spec, event_type, store_of, write_spec
 from generator.cli import main
-
-from .spec_factory import AGGREGATES, STORES, build_spec, event_type, store_of, write_spec
 
 pytestmark = pytest.mark.slow
 

@@ -54,6 +54,17 @@ class TestSQLiteEventStorageAdapterOnAFile(SharedDatabaseConformance):
         return functools.partial(SQLiteEventStorageAdapter, str(self.directory / "shared.sqlite3"))
 
 
+class TestSQLiteEventStorageAdapterInTheCallersThread(TestSQLiteEventStorageAdapterOnAFile):
+    """`threaded=False`: the same promises, SQLite running in the event loop's thread."""
+
+    def make_adapter(self) -> EventStorageAdapter:
+        self.created += 1
+        return SQLiteEventStorageAdapter(self.directory / f"events-{self.created}.sqlite3", threaded=False)
+
+    def process_adapter_factory(self) -> Callable[[], EventStorageAdapter]:
+        return functools.partial(SQLiteEventStorageAdapter, str(self.directory / "shared.sqlite3"), threaded=False)
+
+
 class TestSQLiteEventStorageAdapterInMemory(EventStorageAdapterConformance):
     def make_adapter(self) -> EventStorageAdapter:
         return SQLiteEventStorageAdapter(":memory:")
@@ -103,6 +114,15 @@ class TestSQLiteSpecifics:
         del pokemons, adapter, reading
         gc.collect()
         assert await no_worker_thread_left(but=others)
+
+    async def test_unthreaded_it_starts_no_thread(self, tmp_path: Path) -> None:
+        others = set(worker_threads())
+        async with SQLiteEventStorageAdapter(tmp_path / "events.sqlite3", threaded=False) as adapter:
+            pokemons = pokemons_store(adapter)
+            await pokemons.push_event(appeared("pikachu"))
+            assert [event.version for event in await pokemons.get_events("pikachu")] == [1]
+            assert set(worker_threads()) == others
+            assert "threaded=False" in repr(adapter)
 
     async def test_the_schema_is_created_on_first_use_of_a_file(self, tmp_path: Path) -> None:
         path = tmp_path / "events.sqlite3"

@@ -1,5 +1,6 @@
 """The base class of every generated reducer."""
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Generic, TypeVar
@@ -23,9 +24,15 @@ class Reducer(ABC, Generic[EventT, AggregateT]):
     def reduce(self, aggregate: AggregateT | None, event: EventT) -> AggregateT:
         """Applies one event; the result carries the event's aggregate id and version."""
         next_aggregate = self._dispatch(aggregate, event)
-        return next_aggregate.model_copy(
-            update={"aggregate_id": event.aggregate_id, "version": event.version}
-        )
+        if next_aggregate.aggregate_id == event.aggregate_id and next_aggregate.version == event.version:
+            return next_aggregate  # the hook placed it itself
+        # A copy (the hook's result may be shared, even be its input) with both fields set as
+        # `model_copy(update=...)` sets them, without its handling of updates in general.
+        placed = copy.copy(next_aggregate)
+        placed.__dict__["aggregate_id"] = event.aggregate_id
+        placed.__dict__["version"] = event.version
+        placed.__pydantic_fields_set__.update(("aggregate_id", "version"))
+        return placed
 
     def fold(self, events: Iterable[EventT], aggregate: AggregateT | None = None) -> AggregateT | None:
         """Applies events in order, starting from `aggregate` (no aggregate: the first must be initial)."""
@@ -36,6 +43,12 @@ class Reducer(ABC, Generic[EventT, AggregateT]):
     @abstractmethod
     def _dispatch(self, aggregate: AggregateT | None, event: EventT) -> AggregateT:
         """Calls the hook of the event's type."""
+
+    def _existing(self, aggregate: AggregateT | None, event: EventT) -> AggregateT:
+        """The aggregate that a non-initial event applies to: InvalidEventError when there is none."""
+        if aggregate is None:
+            raise self._missing_aggregate(event)
+        return aggregate
 
     def _missing_aggregate(self, event: EventT) -> InvalidEventError:
         return InvalidEventError(

@@ -78,17 +78,27 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 class SQLiteEventStorageAdapter(EventStorageAdapter):
-    """Stores events in the SQLite database at `path` (created with its table on first use)."""
+    """Stores events in the SQLite database at `path` (created with its table on first use).
 
-    def __init__(self, path: str | PathLike[str]) -> None:
+    By default the connection lives on a thread of its own, so the event loop runs other tasks while a
+    commit waits for the disk. `threaded=False` runs SQLite in the caller's thread instead: each call
+    saves the hand-over to that thread and back (tens of microseconds), but blocks the event loop for
+    its whole duration, a commit's wait for the disk included, and up to BUSY_TIMEOUT_MS while another
+    process holds the write lock. That suits scripts, command-line tools and tests, where nothing else
+    waits for the loop.
+    """
+
+    def __init__(self, path: str | PathLike[str], *, threaded: bool = True) -> None:
         self.path = str(path)
+        self.threaded = threaded
         self._connection: sqlite3.Connection | None = None
-        self._worker = _Worker()
+        self._worker: _Worker | _InCallerThread = _Worker() if threaded else _InCallerThread()
         # An adapter dropped without close() still stops its thread.
         weakref.finalize(self, self._worker.stop)
 
     def __repr__(self) -> str:
-        return f"SQLiteEventStorageAdapter({self.path!r})"
+        threaded = "" if self.threaded else ", threaded=False"
+        return f"SQLiteEventStorageAdapter({self.path!r}{threaded})"
 
     async def __aenter__(self) -> "SQLiteEventStorageAdapter":
         return self
@@ -284,6 +294,16 @@ class _Worker:
                     target=_serve, args=(self._queue,), name="kastor-sqlite", daemon=True
                 )
                 self._thread.start()
+
+
+class _InCallerThread:
+    """Runs the work at once, in the calling thread (`threaded=False`)."""
+
+    async def run(self, work: Callable[[], ResultT]) -> ResultT:
+        return work()
+
+    def stop(self) -> None:
+        """Nothing to stop."""
 
 
 def _serve(work_queue: "queue.SimpleQueue[Callable[[], None] | None]") -> None:

@@ -1,10 +1,13 @@
-"""Builds large, realistic specs for scale tests: N event types spread over one or a few stores.
+"""Builds large, realistic specs for the scale tests and the generation benchmarks: N event types spread
+over one to three stores.
 
 Event `index` always gets the same name, store and payload shape, so the spec of N + 1 events is the spec
 of N events plus one event type: generating both shows what adding one event type costs in the output.
 
-Payload shapes cycle through: several scalar fields; `$ref`s to shared definitions (an object and an
-enum); a nested object (lifted into its own model) holding a `$ref`; no payload at all.
+Payload shapes cycle through: scalar fields (strings with a length or a date format, bounded integers, an
+optional nullable string, a list); `$ref`s to shared definitions (an object, enums, a pattern) beside an
+inline enum; a uuid, a date-time and a nested object (lifted into its own model) holding a `$ref`; no
+payload at all.
 """
 
 from pathlib import Path
@@ -28,8 +31,11 @@ _OUTCOMES = (
     "ARCHIVED", "RESTORED", "FLAGGED", "CLEARED",
 )  # fmt: skip
 
-#: How many distinct event types the factory can name.
-CAPACITY = len(_SUBJECTS) * len(_OUTCOMES)
+#: Once every subject has met every outcome, event types are prefixed with a region.
+_REGIONS = ("", "NORTH_", "SOUTH_", "EAST_", "WEST_")
+
+#: How many distinct event types the builder can name.
+CAPACITY = len(_REGIONS) * len(_SUBJECTS) * len(_OUTCOMES)
 
 _DEFINITIONS: dict[str, Any] = {
     "Money": {
@@ -50,8 +56,10 @@ _DEFINITIONS: dict[str, Any] = {
 def event_type(index: int) -> str:
     """The UPPER_SNAKE name of event number `index` (0-based), e.g. `ADDRESS_RECORDED`."""
     if not 0 <= index < CAPACITY:
-        raise ValueError(f"the factory names at most {CAPACITY} event types, not event #{index}")
-    return f"{_SUBJECTS[index % len(_SUBJECTS)]}_{_OUTCOMES[index // len(_SUBJECTS)]}"
+        raise ValueError(f"the builder names at most {CAPACITY} event types, not event #{index}")
+    region, rest = divmod(index, len(_SUBJECTS) * len(_OUTCOMES))
+    subject, outcome = rest % len(_SUBJECTS), rest // len(_SUBJECTS)
+    return f"{_REGIONS[region]}{_SUBJECTS[subject]}_{_OUTCOMES[outcome]}"
 
 
 def store_of(index: int, store_count: int) -> str:
@@ -67,7 +75,7 @@ def payload_schema(index: int) -> dict[str, Any] | None:
             "type": "object",
             "properties": {
                 "reference": {"type": "string", "minLength": 1},
-                "quantity": {"type": "integer", "minimum": 0},
+                "quantity": {"type": "integer", "minimum": 0, "maximum": 10_000},
                 "note": {"type": ["string", "null"], "maxLength": 500},
                 "recorded_on": {"type": "string", "format": "date"},
                 "labels": {"type": "array", "items": {"type": "string"}},
@@ -82,6 +90,7 @@ def payload_schema(index: int) -> dict[str, Any] | None:
                 "amount": {"$ref": "#/definitions/Money"},
                 "priority": {"$ref": "#/definitions/Priority"},
                 "reason": {"type": "string", "description": "Why it happened, in the operator's words."},
+                "channel": {"type": "string", "enum": ["web", "phone", "counter"]},
             },
             "required": ["tracking_code", "amount", "priority"],
         }
@@ -90,6 +99,7 @@ def payload_schema(index: int) -> dict[str, Any] | None:
             "type": "object",
             "properties": {
                 "operator_id": {"type": "string", "format": "uuid"},
+                "occurred_at": {"type": "string", "format": "date-time"},
                 "location": {
                     "type": "object",
                     "description": "Where it happened.",
