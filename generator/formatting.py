@@ -2,6 +2,7 @@
 
 import subprocess
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
@@ -14,11 +15,12 @@ class FormattingError(Exception):
     """ruff could not format the generated code (a bug of Kastor's templates, never of the spec)."""
 
 
-def format_sources(files: dict[str, str]) -> dict[str, str]:
-    """Formats the `.py` files of a package, by relative path; other files pass through unchanged."""
+def format_sources(files: dict[str, str], *, preformatted: Collection[str] = ()) -> dict[str, str]:
+    """Formats the `.py` files of a package, by relative path; other files, and those `preformatted` (the
+    runtime, kept formatted by these settings in the repository: a test checks it), pass through unchanged."""
     with tempfile.TemporaryDirectory(prefix="kastor-format-") as scratch:
         tree = Path(scratch)
-        python_files = {path: text for path, text in files.items() if path.endswith(".py")}
+        python_files = {path: text for path, text in files.items() if path.endswith(".py") and path not in preformatted}
         for path, text in python_files.items():
             target = tree / path
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 from .diagnostics import Diagnostic, SourcePosition, SpecError
 from .formatting import format_sources
 from .ir import PackageModel, build_package
-from .render import render_package
+from .render import is_runtime_path, render_package
 from .render_models import ModelRenderingError
 from .validation import PackageSpec, SpecDocument, check_package, check_structure
 from .yaml_source import load_yaml_file
@@ -74,5 +74,6 @@ def generate(sources: list[SpecSource]) -> list[GeneratedPackage]:
         except ModelRenderingError as error:
             position = SourcePosition(members[0].display_path, 1, 1)
             raise SpecError([Diagnostic(position, f"cannot generate the models of '{model.name}': {error}")]) from error
-        packages.append(GeneratedPackage(model.name, format_sources(files)))
+        runtime = [path for path in files if is_runtime_path(path)]
+        packages.append(GeneratedPackage(model.name, format_sources(files, preformatted=runtime)))
     return packages

@@ -28,6 +28,9 @@ class RootExports:
     all: tuple[str, ...]
 
 
+_RUNTIME_DIRECTORY = "runtime/"
+
+
 def render_package(package: PackageModel) -> dict[str, str]:
     """The package's files, by path relative to the package directory (before formatting)."""
     environment = jinja2.Environment(
@@ -39,7 +42,7 @@ def render_package(package: PackageModel) -> dict[str, str]:
         autoescape=False,
     )
     runtime_files = _runtime_files(package.header)
-    runtime_exports = public_names(runtime_files["runtime/__init__.py"])
+    runtime_exports = public_names(runtime_files[f"{_RUNTIME_DIRECTORY}__init__.py"])
     generated = tuple(name for module in package.exports for name in module.names)
     root = RootExports(runtime=runtime_exports, all=tuple(sorted(generated + runtime_exports, key=export_order)))
     files = {
@@ -62,11 +65,16 @@ def _load_template(name: str) -> str:
     return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
+def is_runtime_path(path: str) -> bool:
+    """Whether a file of the package is a runtime module, copied verbatim (after its header)."""
+    return path.startswith(_RUNTIME_DIRECTORY)
+
+
 def _runtime_files(header: str) -> dict[str, str]:
     files: dict[str, str] = {}
     for entry in sorted(RUNTIME.iterdir(), key=lambda item: item.name):
         if _is_runtime_module(entry):
-            files[f"runtime/{entry.name}"] = f"{header}\n{entry.read_text(encoding='utf-8')}"
+            files[f"{_RUNTIME_DIRECTORY}{entry.name}"] = f"{header}\n{entry.read_text(encoding='utf-8')}"
     return files
 
 

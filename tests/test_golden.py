@@ -1,9 +1,13 @@
 """Generating the example specs reproduces generated_examples/ byte for byte, from anywhere, every time."""
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+
+from generator.formatting import RUFF_SETTINGS
 
 from .support import EXAMPLE_SPECS, EXAMPLES, REPO, read_tree, run_cli
 
@@ -91,3 +95,12 @@ def test_no_cache_is_left_in_the_output(tmp_path: Path) -> None:
     names = {path.name for path in tmp_path.rglob("*")}
     assert not names & {".ruff_cache", ".mypy_cache", "__pycache__", ".pytest_cache"}
     assert (tmp_path / "pokedex" / "py.typed").is_file()
+
+
+def test_the_runtime_is_kept_formatted_by_the_settings_of_generated_code() -> None:
+    """`kastor generate` copies the runtime without formatting it: the repository must hold it formatted."""
+    ruff = [find_ruff_bin(), "--no-cache", "--config", str(RUFF_SETTINGS)]
+    runtime = str(REPO / "templates" / "runtime")
+    for command in (["format", "--check"], ["check"]):
+        completed = subprocess.run([ruff[0], *command, *ruff[1:], runtime], capture_output=True, text=True, check=False)
+        assert completed.returncode == 0, f"ruff {command[0]}:\n{completed.stdout}{completed.stderr}"
