@@ -22,7 +22,7 @@ from benchmarks.harness import Run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated_examples"))
 
-# The generated package is importable once its directory is on the path.
+# The generated package is importable once its directory is on the path; the reducer is the README's.
 from pokedex import (
     ConnectedEventStore,
     EventStorageAdapter,
@@ -33,12 +33,10 @@ from pokedex import (
     Pokemon,
     PokemonAppeared,
     PokemonAppearedPayload,
-    PokemonCaught,
     PokemonLeveledUp,
     PokemonsEvent,
     PokemonsEventStore,
     PokemonsNotificationMessage,
-    PokemonsReducer,
     PokemonsStateCarryingMessage,
     PostgresEventStorageAdapter,
     SQLiteEventStorageAdapter,
@@ -46,6 +44,8 @@ from pokedex import (
     StateCarryingMessageBus,
     Subscription,
 )
+
+from demo.pokedex_demo import Pokedex
 
 #: "sqlite-inline": SQLite with `threaded=False`, in the event loop's thread.
 Storage = Literal["memory", "sqlite", "sqlite-inline", "postgres"]
@@ -57,18 +57,6 @@ INITIAL_LEVEL = 5
 SETUP_BATCH = 1_000
 
 ResultT = TypeVar("ResultT")
-
-
-class Pokedex(PokemonsReducer):
-    def on_pokemon_appeared(self, event: PokemonAppeared) -> Pokemon:
-        payload = event.payload
-        return Pokemon(name=payload.name, level=payload.level, pokemon_type=payload.pokemon_type, trainer_id=None)
-
-    def on_pokemon_caught(self, aggregate: Pokemon, event: PokemonCaught) -> Pokemon:
-        return aggregate.model_copy(update={"trainer_id": event.payload.trainer_id})
-
-    def on_pokemon_leveled_up(self, aggregate: Pokemon, event: PokemonLeveledUp) -> Pokemon:
-        return aggregate.model_copy(update={"level": aggregate.level + 1})
 
 
 class NotificationBus(NotificationMessageBus[PokemonsNotificationMessage]):

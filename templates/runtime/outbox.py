@@ -28,6 +28,10 @@ class OutboxMessage:
     #: The message as JSON (MessageCodec), so that it survives restarts and needs no re-read.
     body: str
 
+    def columns(self) -> tuple[str, str, str, int, str]:
+        """Its fields in the order of the outbox tables' columns (every adapter's)."""
+        return (self.message_channel_id, self.event_store_id, self.aggregate_id, self.version, self.body)
+
 
 @dataclass(frozen=True, slots=True)
 class PendingOutboxMessage:

@@ -220,16 +220,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         if not rows and not outbox:
             return
         sql = self._upsert if force else self._insert
-        outbox_rows = [
-            (
-                message.message_channel_id,
-                message.event_store_id,
-                message.aggregate_id,
-                message.version,
-                message.body,
-            )
-            for message in outbox
-        ]
+        outbox_rows = [message.columns() for message in outbox]
         psycopg = _psycopg()
 
         async def write(

@@ -8,6 +8,7 @@ Each adapter owns one connection, used from one worker thread so the event loop 
 """
 
 import asyncio
+import contextlib
 import functools
 import json
 import queue
@@ -271,10 +272,9 @@ class _Worker:
                 outcome = functools.partial(future.set_result, work())
             except BaseException as error:
                 outcome = functools.partial(future.set_exception, error)
-            try:
+            # A closed event loop refuses the call: nobody awaits the outcome any more.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(settle, outcome)
-            except RuntimeError:  # the event loop is closed: nobody awaits the outcome any more
-                pass
 
         self._start()
         self._queue.put(in_thread)
@@ -378,16 +378,7 @@ def _insert(
             connection.executemany(
                 f"INSERT INTO {OUTBOX_TABLE} (message_channel_id, event_store_id, aggregate_id, version, body) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        message.message_channel_id,
-                        message.event_store_id,
-                        message.aggregate_id,
-                        message.version,
-                        message.body,
-                    )
-                    for message in outbox
-                ],
+                [message.columns() for message in outbox],
             )
         connection.execute("COMMIT")
     except BaseException:
