@@ -5,7 +5,6 @@ Exit codes: 0 success, 1 `check` found stale output, 2 bad input (specs, argumen
 
 import argparse
 import gc
-import glob
 import json
 import os
 import re
@@ -13,23 +12,23 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .config import ConfigError, find_project_root, load_config
+from . import __version__, asyncapi_export, init_project, spec_diff, spec_docs
+from .command_support import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL_ERROR,
+    EXIT_OK,
+    EXIT_STALE,
+    UsageError,
+    add_spec_arguments,
+    resolve,
+)
+from .config import ConfigError
 from .diagnostics import SpecError
 from .formatting import FormattingError
-from .pipeline import SpecSource, generate, load_packages
+from .pipeline import generate, load_packages
 from .spec_model import spec_json_schema
 from .template_files import runtime_string_constant
 from .writer import ForeignFilesError, compare_package, write_package
-
-EXIT_OK = 0
-EXIT_STALE = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERNAL_ERROR = 3
-
-
-class UsageError(Exception):
-    """The command line or the project configuration cannot be acted on."""
 
 
 def command() -> int:
@@ -78,14 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def spec_command(name: str, help_text: str, *, output: bool) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
-        command.add_argument("specs", nargs="*", metavar="SPEC", help="spec files (YAML); default: [tool.kastor] specs")
-        if output:
-            command.add_argument(
-                "-o",
-                "--output",
-                metavar="OUT",
-                help="directory that receives one folder per package; default: [tool.kastor] output",
-            )
+        output_help = "directory that receives one folder per package; default: [tool.kastor] output"
+        add_spec_arguments(command, output=output_help if output else None)
         return command
 
     spec_command("generate", "Generate the packages of the specs into OUT.", output=True).set_defaults(
@@ -116,11 +109,13 @@ def _parser() -> argparse.ArgumentParser:
         "--schema", default="public", metavar="NAME", help="the table's schema (created if missing); default: public"
     )
     sql.set_defaults(handler=_sql)
+    for module in (init_project, spec_docs, asyncapi_export, spec_diff):
+        module.add_command(commands)
     return parser
 
 
 def _generate(arguments: argparse.Namespace) -> int:
-    sources, output = _resolve(arguments, needs_output=True)
+    sources, output = resolve(arguments, needs_output=True)
     assert output is not None
     packages = generate(sources)
     for package in packages:
@@ -138,7 +133,7 @@ def _refuse_foreign(directory: Path) -> None:
 
 
 def _check(arguments: argparse.Namespace) -> int:
-    sources, output = _resolve(arguments, needs_output=True)
+    sources, output = resolve(arguments, needs_output=True)
     assert output is not None
     stale = False
     for package in generate(sources):
@@ -153,7 +148,7 @@ def _check(arguments: argparse.Namespace) -> int:
 
 
 def _validate(arguments: argparse.Namespace) -> int:
-    sources, _ = _resolve(arguments, needs_output=False)
+    sources, _ = resolve(arguments, needs_output=False)
     packages = load_packages(sources)
     names = ", ".join(model.name for model, _ in packages)
     print(f"{_plural(len(sources), 'spec file')} valid; {_plural(len(packages), 'package')}: {names}")
@@ -176,57 +171,6 @@ def _sql(arguments: argparse.Namespace) -> int:
         )
     sys.stdout.write(runtime_string_constant(module, "SCHEMA_SQL").format(schema=schema))
     return EXIT_OK
-
-
-def _resolve(arguments: argparse.Namespace, *, needs_output: bool) -> tuple[list[SpecSource], Path | None]:
-    cwd = Path.cwd()
-    root = find_project_root(cwd)
-    config = load_config(root) if root is not None else None
-    if arguments.specs:
-        sources = [_source(Path(given), given) for given in arguments.specs]
-    elif config is not None and config.specs:
-        sources = [_source(path, os.path.relpath(path, cwd)) for path in _expand(config.root, config.specs)]
-    else:
-        raise UsageError("no spec given: pass SPEC files or set specs in [tool.kastor] of pyproject.toml")
-    output: Path | None = None
-    if needs_output:
-        given_output = getattr(arguments, "output", None)
-        if given_output is not None:
-            output = Path(given_output)
-        elif config is not None and config.output is not None:
-            output = config.root / config.output
-        else:
-            raise UsageError("no output directory: pass -o OUT or set output in [tool.kastor] of pyproject.toml")
-    return sources, output
-
-
-def _expand(root: Path, patterns: tuple[str, ...]) -> list[Path]:
-    paths: list[Path] = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(pattern, root_dir=root, recursive=True))
-        if not matches and not glob.has_magic(pattern):
-            matches = [pattern]  # reported as "file not found" with its path
-        if not matches:
-            raise UsageError(f"[tool.kastor] specs pattern '{pattern}' matches no file")
-        paths.extend(root / match for match in matches)
-    return paths
-
-
-def _source(path: Path, display: str) -> SpecSource:
-    return SpecSource(path, display, _header_path(path))
-
-
-def _header_path(path: Path) -> str:
-    """The spec's path from its project's root, so that generated bytes never depend on the working directory.
-
-    The project root is the nearest directory above the spec holding a pyproject.toml or a .git; without
-    one, the file name alone is used.
-    """
-    absolute = path.resolve()
-    for directory in absolute.parents:
-        if (directory / "pyproject.toml").is_file() or (directory / ".git").exists():
-            return absolute.relative_to(directory).as_posix()
-    return absolute.name
 
 
 def _plural(count: int, noun: str) -> str:
