@@ -1,0 +1,103 @@
+"""The documentation holds: every page is one hop from the README, its links resolve, the references name
+every spec key and every runtime name, and the recipes run (and type-check) as written."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from generator import spec_model
+from generator.template_files import runtime_public_names
+
+from .support import REPO
+
+DOCS = REPO / "docs"
+_PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+_OUTPUT_BLOCK = re.compile(r"^Output:\n\n```text\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+_HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
+_SPEC_MODELS: tuple[type[BaseModel], ...] = (
+    spec_model.SpecFile,
+    spec_model.EventStoreSpec,
+    spec_model.AggregateSpec,
+    spec_model.EventSpec,
+    spec_model.ChannelSpec,
+    spec_model.ConnectionSpec,
+    spec_model.JsonSchema,
+)
+
+
+def doc_pages() -> list[Path]:
+    return sorted(DOCS.glob("*.md"))
+
+
+def test_every_doc_page_is_linked_from_the_readme() -> None:
+    readme_links = set(_LINK.findall((REPO / "README.md").read_text(encoding="utf-8")))
+    linked = {link.split("#")[0] for link in readme_links}
+    missing = [page.name for page in doc_pages() if f"docs/{page.name}" not in linked]
+    assert missing == [], f"pages the README does not link to: {missing}"
+
+
+@pytest.mark.parametrize("page", [REPO / "README.md", REPO / "benchmarks" / "README.md", *doc_pages()], ids=str)
+def test_relative_links_and_anchors_resolve(page: Path) -> None:
+    broken = []
+    for link in _LINK.findall(page.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", link):  # http:, https:, mailto:
+            continue
+        path_part, _, anchor = link.partition("#")
+        target = (page.parent / path_part).resolve() if path_part else page
+        if not target.exists():
+            broken.append(link)
+        elif anchor and target.suffix == ".md" and anchor not in anchors(target):
+            broken.append(link)
+    assert broken == [], f"{page.relative_to(REPO)}: broken links {broken}"
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a Markdown page's headings."""
+    return {slug(heading) for heading in _HEADING.findall(page.read_text(encoding="utf-8"))}
+
+
+def slug(heading: str) -> str:
+    kept = "".join(char for char in heading.strip().lower() if char.isalnum() or char in " -_")
+    return kept.replace(" ", "-")
+
+
+def test_the_spec_reference_names_every_key() -> None:
+    reference = (DOCS / "spec-reference.md").read_text(encoding="utf-8")
+    keys = {field.alias or name for model in _SPEC_MODELS for name, field in model.model_fields.items()}
+    missing = sorted(key for key in keys if f"`{key}`" not in reference)
+    assert missing == [], f"spec keys docs/spec-reference.md does not describe: {missing}"
+
+
+def test_the_runtime_reference_names_every_public_name() -> None:
+    reference = (DOCS / "runtime-api.md").read_text(encoding="utf-8")
+    missing = sorted(name for name in runtime_public_names() if f"`{name}`" not in reference)
+    assert missing == [], f"runtime names docs/runtime-api.md does not list: {missing}"
+
+
+@pytest.mark.slow
+def test_the_recipes_run_as_written_and_type_check(tmp_path: Path) -> None:
+    text = (DOCS / "recipes.md").read_text(encoding="utf-8")
+    program = tmp_path / "recipes.py"
+    program.write_text("\n\n".join(_PYTHON_BLOCK.findall(text)), encoding="utf-8")
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "generated_examples")}
+    completed = subprocess.run(
+        [sys.executable, str(program)], cwd=tmp_path, env=environment, capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    (expected,) = _OUTPUT_BLOCK.findall(text)
+    assert completed.stdout == expected
+    mypy = [sys.executable, "-m", "mypy", "--strict", "--config-file", os.devnull]
+    checked = subprocess.run(
+        [*mypy, "--cache-dir", str(tmp_path / "cache"), str(program)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout
