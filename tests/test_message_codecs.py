@@ -76,3 +76,12 @@ def test_a_bad_body_is_a_message_decode_error_saying_what_is_wrong(body: bytes, 
 def test_a_message_of_a_store_the_package_does_not_have_cannot_be_written() -> None:
     with pytest.raises(MessageDecodeError, match="no store 'orders'"):
         MESSAGE_CODEC.to_json(AggregateExistsMessage("orders", "o-1", T0))
+
+
+def test_a_message_of_another_runtime_is_refused_not_guessed() -> None:
+    # Each generated package carries its own runtime: bookshop's message classes are not pokedex's.
+    import bookshop
+
+    foreign = bookshop.StateCarryingMessage("pokemons", appeared(timestamp=T0), pokemon(version=1))
+    with pytest.raises(TypeError, match="StateCarryingMessage is not a message of this package"):
+        MESSAGE_CODEC.to_json(foreign)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from .models import (
 from .runtime import Event, EventCodec
 
 
-class OrderCancelled(Event):
+class OrderCancelled(Event, frozen=True):
     """The ORDER_CANCELLED event of the orders store."""
 
     event_store_id: ClassVar[Literal["orders"]] = "orders"
@@ -24,7 +24,7 @@ class OrderCancelled(Event):
     metadata: OrdersMetadata
 
 
-class OrderPaid(Event):
+class OrderPaid(Event, frozen=True):
     """The ORDER_PAID event of the orders store."""
 
     event_store_id: ClassVar[Literal["orders"]] = "orders"
@@ -33,7 +33,7 @@ class OrderPaid(Event):
     metadata: OrdersMetadata
 
 
-class OrderPlaced(Event):
+class OrderPlaced(Event, frozen=True):
     """The customer checked out."""
 
     event_store_id: ClassVar[Literal["orders"]] = "orders"
@@ -42,7 +42,7 @@ class OrderPlaced(Event):
     metadata: OrdersMetadata
 
 
-class OrderShipped(Event):
+class OrderShipped(Event, frozen=True):
     """The ORDER_SHIPPED event of the orders store."""
 
     event_store_id: ClassVar[Literal["orders"]] = "orders"

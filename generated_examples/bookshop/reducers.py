@@ -8,6 +8,7 @@ from typing import Any
 from .events import OrderCancelled, OrderPaid, OrderPlaced, OrdersEvent, OrderShipped
 from .models import Order
 from .runtime import Reducer
+from .runtime.reducers import existing_aggregate
 
 
 class OrdersReducer(Reducer[OrdersEvent, Order]):
@@ -39,11 +40,11 @@ class OrdersReducer(Reducer[OrdersEvent, Order]):
 
 
 def _apply_order_cancelled(reducer: OrdersReducer, aggregate: Order | None, event: OrderCancelled) -> Order:
-    return reducer.on_order_cancelled(reducer._existing(aggregate, event), event)
+    return reducer.on_order_cancelled(existing_aggregate(reducer, aggregate, event), event)
 
 
 def _apply_order_paid(reducer: OrdersReducer, aggregate: Order | None, event: OrderPaid) -> Order:
-    return reducer.on_order_paid(reducer._existing(aggregate, event), event)
+    return reducer.on_order_paid(existing_aggregate(reducer, aggregate, event), event)
 
 
 def _apply_order_placed(reducer: OrdersReducer, aggregate: Order | None, event: OrderPlaced) -> Order:
@@ -51,7 +52,7 @@ def _apply_order_placed(reducer: OrdersReducer, aggregate: Order | None, event: 
 
 
 def _apply_order_shipped(reducer: OrdersReducer, aggregate: Order | None, event: OrderShipped) -> Order:
-    return reducer.on_order_shipped(reducer._existing(aggregate, event), event)
+    return reducer.on_order_shipped(existing_aggregate(reducer, aggregate, event), event)
 
 
 #: Each event type's applier: a table rather than a `match`, so that dispatching an event, and type-checking

@@ -15,7 +15,7 @@ from .models import (
 from .runtime import Event, EventCodec
 
 
-class PokemonAppeared(Event):
+class PokemonAppeared(Event, frozen=True):
     """A wild pokemon appears."""
 
     event_store_id: ClassVar[Literal["pokemons"]] = "pokemons"
@@ -24,7 +24,7 @@ class PokemonAppeared(Event):
     metadata: PokemonsMetadata = Field(default_factory=PokemonsMetadata)
 
 
-class PokemonCaught(Event):
+class PokemonCaught(Event, frozen=True):
     """A trainer caught the pokemon."""
 
     event_store_id: ClassVar[Literal["pokemons"]] = "pokemons"
@@ -33,7 +33,7 @@ class PokemonCaught(Event):
     metadata: PokemonsMetadata = Field(default_factory=PokemonsMetadata)
 
 
-class PokemonLeveledUp(Event):
+class PokemonLeveledUp(Event, frozen=True):
     """The pokemon gained one level."""
 
     event_store_id: ClassVar[Literal["pokemons"]] = "pokemons"
@@ -50,7 +50,7 @@ POKEMONS_EVENT_CODEC = EventCodec[PokemonsEvent]("pokemons", TypeAdapter(Pokemon
 """Reads and writes the stored JSON of the pokemons store's events."""
 
 
-class TrainerCaughtPokemon(Event):
+class TrainerCaughtPokemon(Event, frozen=True):
     """The TRAINER_CAUGHT_POKEMON event of the trainers store."""
 
     event_store_id: ClassVar[Literal["trainers"]] = "trainers"
@@ -58,7 +58,7 @@ class TrainerCaughtPokemon(Event):
     payload: TrainerCaughtPokemonPayload
 
 
-class TrainerRegistered(Event):
+class TrainerRegistered(Event, frozen=True):
     """The TRAINER_REGISTERED event of the trainers store."""
 
     event_store_id: ClassVar[Literal["trainers"]] = "trainers"

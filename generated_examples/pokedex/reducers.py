@@ -16,6 +16,7 @@ from .events import (
 )
 from .models import Pokemon, Trainer
 from .runtime import Reducer
+from .runtime.reducers import existing_aggregate
 
 
 class PokemonsReducer(Reducer[PokemonsEvent, Pokemon]):
@@ -51,13 +52,13 @@ def _apply_pokemon_appeared(
 def _apply_pokemon_caught(
     reducer: PokemonsReducer, aggregate: Pokemon | None, event: PokemonCaught
 ) -> Pokemon:
-    return reducer.on_pokemon_caught(reducer._existing(aggregate, event), event)
+    return reducer.on_pokemon_caught(existing_aggregate(reducer, aggregate, event), event)
 
 
 def _apply_pokemon_leveled_up(
     reducer: PokemonsReducer, aggregate: Pokemon | None, event: PokemonLeveledUp
 ) -> Pokemon:
-    return reducer.on_pokemon_leveled_up(reducer._existing(aggregate, event), event)
+    return reducer.on_pokemon_leveled_up(existing_aggregate(reducer, aggregate, event), event)
 
 
 #: Each event type's applier: a table rather than a `match`, so that dispatching an event, and type-checking
@@ -92,7 +93,7 @@ class TrainersReducer(Reducer[TrainersEvent, Trainer]):
 def _apply_trainer_caught_pokemon(
     reducer: TrainersReducer, aggregate: Trainer | None, event: TrainerCaughtPokemon
 ) -> Trainer:
-    return reducer.on_trainer_caught_pokemon(reducer._existing(aggregate, event), event)
+    return reducer.on_trainer_caught_pokemon(existing_aggregate(reducer, aggregate, event), event)
 
 
 def _apply_trainer_registered(

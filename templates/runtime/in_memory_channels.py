@@ -35,8 +35,8 @@ class FailedDelivery:
     replay: bool
 
 
-class _Deliverer:
-    """Calls handlers with retries, and keeps what failed for good."""
+class Deliverer:
+    """Calls handlers with retries, and keeps what failed for good (the in-memory and RabbitMQ adapters')."""
 
     def __init__(self, sleep: Sleep) -> None:
         self._sleep = sleep
@@ -68,7 +68,7 @@ class _Deliverer:
                     logger.error(
                         "handler %s failed on %s after %d attempt(s); giving up",
                         name,
-                        _describe(message),
+                        describe_message(message),
                         attempts,
                         exc_info=error,
                     )
@@ -80,7 +80,7 @@ class _Deliverer:
                 logger.warning(
                     "handler %s failed on %s (attempt %d of %d): %r; retrying in %.3f s",
                     name,
-                    _describe(message),
+                    describe_message(message),
                     attempt,
                     attempts,
                     error,
@@ -94,7 +94,7 @@ class _InMemoryAdapter:
     """What the in-memory bus and queue share: subscriptions, delivery with retries, failures kept."""
 
     def __init__(self, sleep: Sleep) -> None:
-        self._deliverer = _Deliverer(sleep)
+        self._deliverer = Deliverer(sleep)
 
     @property
     def failed_deliveries(self) -> deque[FailedDelivery]:
@@ -173,7 +173,7 @@ class InMemoryMessageQueueAdapter(_InMemoryAdapter):
                 message, replay = self._waiting.popleft()
                 subscriptions = self._deliverer.matching(message, replay=replay)
                 if not subscriptions:
-                    logger.warning("no subscriber for %s: dropped", _describe(message))
+                    logger.warning("no subscriber for %s: dropped", describe_message(message))
                 for subscription in subscriptions:
                     await self._deliverer.deliver(subscription, message, replay=replay)
         finally:
@@ -181,7 +181,8 @@ class InMemoryMessageQueueAdapter(_InMemoryAdapter):
             self._active_workers -= 1
 
 
-def _describe(message: Any) -> str:
+def describe_message(message: Any) -> str:
+    """The message, for logs: its kind, store, and event (aggregate, version, type) when it has one."""
     event = getattr(message, "event", None)
     if event is None:
         return f"{type(message).__name__} of {getattr(message, 'event_store_id', '?')}"

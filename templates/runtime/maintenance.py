@@ -85,11 +85,7 @@ async def pour_aggregate_ids(
     `page_size` at a time: memory holds one page. `rate_limit` is the most messages per second (None:
     as fast as the channel takes them). The channel must be an aggregate-exists channel (TypeError).
     """
-    if not isinstance(message_channel, AggregateExistsMessageChannel):
-        raise TypeError(
-            f"pour_aggregate_ids publishes aggregate-exists messages, but {message_channel!r} carries "
-            f"{_kind_of(message_channel)} messages"
-        )
+    _check_aggregate_exists_channel(message_channel)
     after = _aware("initial_event_after", initial_event_after)
     before = _aware("initial_event_before", initial_event_before)
     _check_page_size(page_size)
@@ -457,6 +453,15 @@ def _check_event_channel(message_channel: object, function: str) -> bool:
         f"{function} publishes notification or state-carrying messages, but {message_channel!r} carries "
         f"{_kind_of(message_channel)} messages (pour aggregate ids into it with pour_aggregate_ids)"
     )
+
+
+def _check_aggregate_exists_channel(message_channel: object) -> None:
+    """TypeError unless the channel is an aggregate-exists channel (its type is not checked by every caller)."""
+    if not isinstance(message_channel, AggregateExistsMessageChannel):
+        raise TypeError(
+            f"pour_aggregate_ids publishes aggregate-exists messages, but {message_channel!r} carries "
+            f"{_kind_of(message_channel)} messages"
+        )
 
 
 def _kind_of(message_channel: object) -> str:

@@ -3,7 +3,7 @@
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -51,6 +51,7 @@ class MessageCodec:
         return frozenset(self._stores)
 
     def to_dict(self, message: Message) -> dict[str, Any]:
+        _check_own_message(message)
         if isinstance(message, AggregateExistsMessage):
             self._store(message.event_store_id)
             return {
@@ -96,7 +97,8 @@ class MessageCodec:
     def from_dict(self, body: object) -> Message:
         if not isinstance(body, dict):
             raise MessageDecodeError(f"a message body must be a JSON object, got {type(body).__name__}")
-        kind, store_id = body.get("kind"), body.get("event_store_id")
+        fields = cast("dict[str, Any]", body)  # parsed JSON: its values are checked below
+        kind, store_id = fields.get("kind"), fields.get("event_store_id")
         if not isinstance(store_id, str):
             raise MessageDecodeError("a message body has no event_store_id")
         if kind not in ("notification", "state-carrying", "aggregate-exists"):
@@ -104,14 +106,14 @@ class MessageCodec:
         codec, aggregate_class = self._store(store_id)
         try:
             if kind == "aggregate-exists":
-                timestamp = datetime.fromisoformat(body["initial_event_timestamp"])
+                timestamp = datetime.fromisoformat(fields["initial_event_timestamp"])
                 return AggregateExistsMessage(
-                    store_id, str(body["aggregate_id"]), require_aware("initial_event_timestamp", timestamp)
+                    store_id, str(fields["aggregate_id"]), require_aware("initial_event_timestamp", timestamp)
                 )
-            event = codec.from_dict(body["event"])
+            event = codec.from_dict(fields["event"])
             if kind == "notification":
                 return NotificationMessage(store_id, event)
-            return StateCarryingMessage(store_id, event, aggregate_class.model_validate(body["aggregate"]))
+            return StateCarryingMessage(store_id, event, aggregate_class.model_validate(fields["aggregate"]))
         except EventDecodeError as error:
             raise MessageDecodeError(f"{store_id}: invalid event in a message: {error}") from error
         except ValidationError as error:
@@ -129,3 +131,15 @@ class MessageCodec:
             raise MessageDecodeError(
                 f"no store {event_store_id!r} in this package (stores: {known})"
             ) from None
+
+
+def _check_own_message(message: object) -> None:
+    """TypeError unless `message` is a message of this runtime (its type is not checked by every caller).
+
+    Says so rather than guess a kind: a message of another package's runtime is not one of these.
+    """
+    if not isinstance(message, AggregateExistsMessage | NotificationMessage | StateCarryingMessage):
+        raise TypeError(
+            f"{type(message).__name__} is not a message of this package (a NotificationMessage, "
+            "StateCarryingMessage or AggregateExistsMessage of its runtime)"
+        )

@@ -492,9 +492,9 @@ def _entry(context: StorageContext[Any], aggregate_id: str, timestamp: Any) -> A
     return AggregateIdEntry(aggregate_id, parsed)
 
 
-def _column_types(row: Any) -> str:
+def _column_types(row: Sequence[object]) -> str:
     wanted = (("version", int), ("type", str), ("timestamp", str), ("payload", str), ("metadata", str))
-    kinds = {int: "an integer", float: "a real", str: "text", bytes: "a blob"}
+    kinds: dict[type, str] = {int: "an integer", float: "a real", str: "text", bytes: "a blob"}
     return "; ".join(
         f"its {name} column holds {kinds.get(type(value), type(value).__name__)}, not {kinds[kind]}"
         for (name, kind), value in zip(wanted, row, strict=True)

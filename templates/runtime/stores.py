@@ -185,8 +185,28 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
             for grouped, result in zip(grouped_events, results, strict=True)
         ]
         await _store(adapter, events, outbox, force=force)
-        await _run_callbacks(grouped_events, results)
+        await EventStore._run_callbacks(grouped_events, results)
         return results
+
+    @staticmethod
+    async def _run_callbacks(
+        grouped_events: Sequence[GroupedEvent[Any, Any]], results: Sequence[PushEventResult[Any, Any]]
+    ) -> None:
+        """Awaits each store's callback in group order; one failing does not deprive the others of theirs.
+
+        The first failure is raised once all have run, with the others named in its notes.
+        """
+        failures: list[tuple[int, BaseException]] = []
+        for index, (grouped, result) in enumerate(zip(grouped_events, results, strict=True)):
+            try:
+                await grouped.event_store._event_pushed(result)
+            except Exception as error:
+                failures.append((index, error))
+        if failures:
+            first = failures[0][1]
+            for index, other in failures[1:]:
+                first.add_note(f"on_event_pushed of grouped event #{index} also failed: {other!r}")
+            raise first
 
     def _prepare(
         self, event: EventT, prev_aggregate: AggregateT | None, now: datetime
@@ -370,26 +390,6 @@ async def _store(
             f"outbox delivery needs a storage adapter that keeps an outbox, not {type(adapter).__name__}"
         )
     await adapter.push_events_with_outbox(events, outbox, force=force)
-
-
-async def _run_callbacks(
-    grouped_events: Sequence[GroupedEvent[Any, Any]], results: Sequence[PushEventResult[Any, Any]]
-) -> None:
-    """Awaits each store's callback in group order; one failing does not deprive the others of theirs.
-
-    The first failure is raised once all have run, with the others named in its notes.
-    """
-    failures: list[tuple[int, BaseException]] = []
-    for index, (grouped, result) in enumerate(zip(grouped_events, results, strict=True)):
-        try:
-            await grouped.event_store._event_pushed(result)
-        except Exception as error:
-            failures.append((index, error))
-    if failures:
-        first = failures[0][1]
-        for index, other in failures[1:]:
-            first.add_note(f"on_event_pushed of grouped event #{index} also failed: {other!r}")
-        raise first
 
 
 def _common_adapter(grouped_events: Sequence[GroupedEvent[Any, Any]]) -> EventStorageAdapter:

@@ -20,10 +20,10 @@ import os
 import re
 import select
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .errors import EventAlreadyExistsError, EventDecodeError, EventStorageError
 from .events import Event
@@ -101,7 +101,7 @@ def schema_sql(schema: str = "public") -> str:
     return SCHEMA_SQL.format(schema=_checked_schema(schema))
 
 
-def _checked_schema(schema: str) -> str:
+def _checked_schema(schema: object) -> str:
     if not isinstance(schema, str) or re.fullmatch(SCHEMA_NAME_PATTERN, schema) is None:
         raise ValueError(
             f"invalid PostgreSQL schema name {schema!r}: use letters, digits and underscores, "
@@ -412,7 +412,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         return result
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Any]:
+    async def _connection(self) -> AsyncGenerator[Any, None]:
         if self._given_connection is not None:
             async with self._connection_lock.get():
                 yield self._given_connection
@@ -514,8 +514,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             conninfo, kwargs = self.conninfo or "", self._connect_kwargs()
         elif isinstance(self._given_pool.conninfo, str):
             conninfo = self._given_pool.conninfo
-            given = self._given_pool.kwargs
-            kwargs = dict(given) if isinstance(given, dict) else {}
+            kwargs = _kwargs_of(self._given_pool)
         else:
             return None
         try:
@@ -536,7 +535,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                 if self._given_pool is not None:
                     given = self._given_pool.conninfo
                     conninfo = given if isinstance(given, str) else ""
-                    extra = self._given_pool.kwargs if isinstance(self._given_pool.kwargs, dict) else {}
+                    extra = _kwargs_of(self._given_pool)
                 else:
                     conninfo, extra = self.conninfo or "", {}
                 params = {**_conninfo_params(conninfo), **{k: str(v) for k, v in extra.items()}}
@@ -608,6 +607,12 @@ def _pool_timeout() -> Any:
         return importlib.import_module("psycopg_pool").PoolTimeout
     except ImportError:
         return ()
+
+
+def _kwargs_of(pool: Any) -> dict[str, Any]:
+    """A copy of the connection arguments of a psycopg_pool pool ({} when it has none)."""
+    kwargs = pool.kwargs
+    return dict(cast("dict[str, Any]", kwargs)) if isinstance(kwargs, dict) else {}
 
 
 def _conninfo_params(conninfo: str) -> dict[str, str]:

@@ -30,8 +30,8 @@ class Reducer(ABC, Generic[EventT, AggregateT]):
         # A copy (the hook's result may be shared, even be its input) with both fields set as
         # `model_copy(update=...)` sets them, without its handling of updates in general.
         placed = copy.copy(next_aggregate)
-        placed.__dict__["aggregate_id"] = event.aggregate_id
-        placed.__dict__["version"] = event.version
+        vars(placed)["aggregate_id"] = event.aggregate_id
+        vars(placed)["version"] = event.version
         placed.__pydantic_fields_set__.update(("aggregate_id", "version"))
         return placed
 
@@ -45,16 +45,19 @@ class Reducer(ABC, Generic[EventT, AggregateT]):
     def _dispatch(self, aggregate: AggregateT | None, event: EventT) -> AggregateT:
         """Calls the hook of the event's type."""
 
-    def _existing(self, aggregate: AggregateT | None, event: EventT) -> AggregateT:
-        """The aggregate that a non-initial event applies to: InvalidEventError when there is none."""
-        if aggregate is None:
-            raise self._missing_aggregate(event)
-        return aggregate
 
-    def _missing_aggregate(self, event: EventT) -> InvalidEventError:
-        return InvalidEventError(
+def existing_aggregate(
+    reducer: Reducer[EventT, AggregateT], aggregate: AggregateT | None, event: EventT
+) -> AggregateT:
+    """The aggregate that a non-initial event applies to: InvalidEventError when there is none.
+
+    Generated reducers call it before the hook of each non-initial event.
+    """
+    if aggregate is None:
+        raise InvalidEventError(
             "this event needs an existing aggregate, but none was given (is the initial event missing?)",
-            event_store_id=self.event_store_id,
+            event_store_id=reducer.event_store_id,
             aggregate_id=event.aggregate_id,
             version=event.version,
         )
+    return aggregate

@@ -13,7 +13,13 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast, run
 
 from .errors import MessageChannelEventStoreNotFoundError, UndefinedMessageChannelAdapterError
 from .events import Event
-from .messages import AggregateExistsMessage, MessageHandler, NotificationMessage, StateCarryingMessage
+from .messages import (
+    AggregateExistsMessage,
+    Message,
+    MessageHandler,
+    NotificationMessage,
+    StateCarryingMessage,
+)
 from .stores import EventStore
 
 MessageT_contra = TypeVar("MessageT_contra", contravariant=True)
@@ -137,8 +143,8 @@ class MessageChannel(Generic[MessageT_contra]):
             raise TypeError(
                 f"{self.message_channel_id} carries {self.message_class.__name__}s, not {type(message).__name__}"
             )
-        event_store_id: str = message.event_store_id
-        return event_store_id
+        # A message of the channel's class (checked above): a `Message`, whatever its type arguments.
+        return cast("Message", message).event_store_id
 
     def check_event_store_id(self, event_store_id: str) -> None:
         """Raises MessageChannelEventStoreNotFoundError unless the channel carries that store's messages."""

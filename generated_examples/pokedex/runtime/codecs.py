@@ -8,16 +8,16 @@ and read JSON are held to the codec's `EventLimits` (see limits.py).
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from .errors import EventDecodeError, InvalidEventError
 from .events import Event
-from .limits import EventLimits, default_event_limits, nests_deeper_than, size_of
+from .limits import EventLimits, checked_limits, default_event_limits, nests_deeper_than, size_of
 from .timestamps import require_aware
 
 EventT = TypeVar("EventT", bound=Event)
@@ -49,9 +49,7 @@ class EventCodec(Generic[EventT]):
     @limits.setter
     def limits(self, limits: EventLimits | None) -> None:
         """Gives the codec limits of its own (None: follow the package's default again)."""
-        if limits is not None and not isinstance(limits, EventLimits):
-            raise TypeError(f"expected EventLimits or None, got {type(limits).__name__}")
-        self._limits = limits
+        self._limits = checked_limits(limits)
 
     def to_json(self, event: EventT) -> bytes:
         return self._adapter.dump_json(event, by_alias=True)
@@ -144,7 +142,7 @@ class EventCodec(Generic[EventT]):
                 raise self._invalid(event, str(error)) from error
             # The event is new and not shared yet: completed in place, which copying would cost more than
             # all the rest (its validator's work, an aware timestamp in UTC, is done just above).
-            validated.__dict__["timestamp"] = timestamp
+            vars(validated)["timestamp"] = timestamp
             validated.__pydantic_fields_set__.add("timestamp")
         return validated
 
@@ -263,30 +261,43 @@ _WRAPPING_SCHEMAS = {
 }
 
 
+def _mapping(node: object) -> Mapping[str, Any] | None:
+    """A node of a core schema (untyped: dicts, lists and tuples) when it is a mapping, else None."""
+    return cast("Mapping[str, Any]", node) if isinstance(node, Mapping) else None
+
+
+def _items(node: object) -> Sequence[Any]:
+    """A node of a core schema when it is a list or a tuple, else ()."""
+    return cast("Sequence[Any]", node) if isinstance(node, list | tuple) else ()
+
+
 def schema_depth(schema: Mapping[str, Any]) -> int | None:
     """How deeply JSON valid against a pydantic core schema may nest (an object or an array is one level
     more than what it holds): None when it has no bound (recursive or free-form schemas) or the schema
     is not one this function knows."""
     definitions: dict[str, Mapping[str, Any]] = {}
 
-    def collect(node: Any) -> None:
+    def collect(node: object) -> None:
         # Every schema that carries a `ref` may be referred to from anywhere.
         stack = [node]
         while stack:
             item = stack.pop()
-            if isinstance(item, Mapping):
-                if isinstance(item.get("ref"), str) and "type" in item:
-                    definitions.setdefault(item["ref"], item)
-                stack.extend(item.values())
-            elif isinstance(item, list | tuple):
-                stack.extend(item)
+            mapping = _mapping(item)
+            if mapping is not None:
+                ref = mapping.get("ref")
+                if isinstance(ref, str) and "type" in mapping:
+                    definitions.setdefault(ref, mapping)
+                stack.extend(mapping.values())
+            else:
+                stack.extend(_items(item))
 
     def deepest(nodes: list[Any], visiting: frozenset[str]) -> int | None:
         depths = [depth(node, visiting) for node in nodes]
         return None if None in depths else max((d for d in depths if d is not None), default=0)
 
-    def depth(node: Any, visiting: frozenset[str]) -> int | None:
-        if not isinstance(node, Mapping):
+    def depth(schema_node: object, visiting: frozenset[str]) -> int | None:
+        node = _mapping(schema_node)
+        if node is None:
             return None
         kind = node.get("type")
         ref = node.get("ref")
@@ -294,10 +305,10 @@ def schema_depth(schema: Mapping[str, Any]) -> int | None:
             if ref in visiting:
                 return None  # recursive
             visiting = visiting | {ref}
-        config = node.get("config")
+        config = _mapping(node.get("config"))
         if (
             node.get("extra_behavior") == "allow"
-            or (isinstance(config, Mapping) and config.get("extra_fields_behavior") == "allow")
+            or (config is not None and config.get("extra_fields_behavior") == "allow")
             or "extras_schema" in node
             or node.get("computed_fields")
         ):
@@ -312,12 +323,10 @@ def schema_depth(schema: Mapping[str, Any]) -> int | None:
         if kind == "definitions":
             return depth(node.get("schema"), visiting)
         if kind in ("model-fields", "typed-dict", "dataclass-args"):
-            fields = node.get("fields", {})
+            fields = node.get("fields")
+            named = _mapping(fields)
             inner = deepest(
-                [
-                    field.get("schema")
-                    for field in (fields.values() if isinstance(fields, Mapping) else fields)
-                ],
+                [field.get("schema") for field in (named.values() if named is not None else _items(fields))],
                 visiting,
             )
             return None if inner is None else inner + 1

@@ -4,17 +4,17 @@
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 
-class Event(BaseModel):
+# Configured by class arguments rather than `model_config`: type checkers see `frozen` there (through
+# `dataclass_transform`), so they let generated subclasses, frozen too, narrow `type` and `event_store_id`.
+class Event(BaseModel, frozen=True, extra="forbid"):
     """One immutable fact of an aggregate's history.
 
     Generated subclasses add `type` (a string literal), `payload` and `metadata` when their spec
     declares them. `timestamp` is optional on input: the event store sets it when it pushes the event.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: The id of the store whose events are of this class (set by each generated class).
     event_store_id: ClassVar[str]

@@ -63,10 +63,16 @@ def set_default_event_limits(limits: EventLimits | None) -> EventLimits:
     """Sets the limits of every codec of this package that has none of its own (None restores
     `DEFAULT_EVENT_LIMITS`), for the calls that follow; returns the previous default."""
     global _default
+    checked = checked_limits(limits)
+    previous, _default = _default, checked if checked is not None else DEFAULT_EVENT_LIMITS
+    return previous
+
+
+def checked_limits(limits: object) -> EventLimits | None:
+    """`limits` when it is EventLimits or None, else TypeError (for callers that are not type-checked)."""
     if limits is not None and not isinstance(limits, EventLimits):
         raise TypeError(f"expected EventLimits or None, got {type(limits).__name__}")
-    previous, _default = _default, limits if limits is not None else DEFAULT_EVENT_LIMITS
-    return previous
+    return limits
 
 
 def size_of(data: str | bytes, at_most: int) -> int:

@@ -55,20 +55,25 @@ class OutboxStorage(Protocol):
         force: bool = False,
     ) -> None:
         """Stores the events and the outbox messages in one transaction: all, or nothing."""
+        ...
 
     async def claim_outbox_messages(
         self, *, relay_id: str, limit: int, lease: timedelta, now: datetime
     ) -> list[PendingOutboxMessage]:
         """Claims up to `limit` pending messages for `lease`: for each (channel, store, aggregate), only the
         lowest pending version, unless another relay's lease on it still runs or its retry time is to come."""
+        ...
 
     async def complete_outbox_message(self, message_id: int, *, relay_id: str) -> None:
         """Marks a claimed message published."""
+        ...
 
     async def fail_outbox_message(
         self, message_id: int, *, relay_id: str, retry_at: datetime, error: str
     ) -> None:
         """Releases a claimed message after a failed publish, to be tried again at `retry_at`."""
+        ...
 
     async def count_pending_outbox_messages(self) -> int:
         """How many messages are not published yet."""
+        ...

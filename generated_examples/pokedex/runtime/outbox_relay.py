@@ -54,8 +54,7 @@ class OutboxRelay:
         backoff: OutboxBackoff = OutboxBackoff(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        if not isinstance(storage, OutboxStorage):
-            raise TypeError(f"{type(storage).__name__} keeps no outbox")
+        _check_outbox_storage(storage)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.storage = storage
@@ -163,3 +162,9 @@ class Deduplicator:
                 self._seen.popitem(last=False)
 
         return handle_once
+
+
+def _check_outbox_storage(storage: object) -> None:
+    """TypeError unless the storage adapter keeps an outbox (its type is not checked by every caller)."""
+    if not isinstance(storage, OutboxStorage):
+        raise TypeError(f"{type(storage).__name__} keeps no outbox")

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from .channels import Subscription
 from .errors import KastorError
-from .in_memory_channels import FailedDelivery, Sleep, _Deliverer, _describe
+from .in_memory_channels import Deliverer, FailedDelivery, Sleep, describe_message
 from .message_codecs import MessageCodec
 
 logger = logging.getLogger("kastor.channels")
@@ -103,7 +103,7 @@ class _RabbitMQAdapter:
         self.reconnect_interval = reconnect_interval
         self._sleep = sleep
         # Holds the subscriptions (the queue matches messages with it) and the failed deliveries.
-        self._deliverer = _Deliverer(sleep)
+        self._deliverer = Deliverer(sleep)
         self._to_set_up: deque[Subscription] = deque()
         self._set_up_task: asyncio.Task[None] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
@@ -387,7 +387,7 @@ class _RabbitMQAdapter:
         for subscription in subscriptions:
             handled = await self._deliver(subscription, message, replay=replay) and handled
         if not handled:
-            logger.warning("%s from %s: %s", _describe(message), where, self._rejection())
+            logger.warning("%s from %s: %s", describe_message(message), where, self._rejection())
         await self._acknowledge(incoming, where, handled=handled)
 
     async def _deliver(self, subscription: Subscription, message: Any, *, replay: bool) -> bool:
@@ -400,7 +400,7 @@ class _RabbitMQAdapter:
         raise NotImplementedError
 
     def _unwanted(self, message: Any, where: str) -> None:
-        logger.debug("no subscription of %s wants %s: acknowledged", where, _describe(message))
+        logger.debug("no subscription of %s wants %s: acknowledged", where, describe_message(message))
 
     async def _acknowledge(self, incoming: Any, where: str, *, handled: bool) -> None:
         try:
@@ -447,8 +447,8 @@ class _BusSubscriber:
     """A handler of this process on a bus: its queue, bindings and subscriptions."""
 
     queue_name: str
-    subscriptions: list[Subscription] = field(default_factory=list)
-    binding_keys: set[str] = field(default_factory=set)
+    subscriptions: list[Subscription] = field(default_factory=list[Subscription])
+    binding_keys: set[str] = field(default_factory=set[str])
     channel: Any = None
     queue: Any = None
     consumer_tag: Any = None
@@ -649,7 +649,9 @@ class RabbitMQMessageQueueAdapter(_RabbitMQAdapter):
         return f"rejected to the dead-letter queue {self.dead_letter_queue}"
 
     def _unwanted(self, message: Any, where: str) -> None:
-        logger.warning("no subscriber for %s on %s: acknowledged and dropped", _describe(message), where)
+        logger.warning(
+            "no subscriber for %s on %s: acknowledged and dropped", describe_message(message), where
+        )
 
     def _route(self, message: Any, *, replay: bool) -> tuple[Any, str, bool]:
         return self._channel.default_exchange, self.queue, True
