@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, asyncapi_export, init_project, spec_diff, spec_docs
+from . import __version__, asyncapi_export, init_project, spec_diff, spec_docs, watch
 from .command_support import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL_ERROR,
@@ -81,9 +81,9 @@ def _parser() -> argparse.ArgumentParser:
         add_spec_arguments(command, output=output_help if output else None)
         return command
 
-    spec_command("generate", "Generate the packages of the specs into OUT.", output=True).set_defaults(
-        handler=_generate
-    )
+    generate_command = spec_command("generate", "Generate the packages of the specs into OUT.", output=True)
+    watch.add_watch_argument(generate_command)
+    generate_command.set_defaults(handler=_generate)
     spec_command(
         "check",
         "Exit 1 with a diff when the generated packages in OUT are stale, 0 when they are fresh.",
@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _generate(arguments: argparse.Namespace) -> int:
+    if arguments.watch:
+        # Each run goes through `main`, which reports its errors as a plain `generate` does; the watch goes on.
+        return watch.watch(arguments, run_once=lambda: main(watch.single_run_argv(arguments)))
     sources, output = resolve(arguments, needs_output=True)
     assert output is not None
     packages = generate(sources)

@@ -20,6 +20,16 @@ _PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 _OUTPUT_BLOCK = re.compile(r"^Output:\n\n```text\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
+_HTML_ANCHOR = re.compile(r'<a id="([^"]+)"></a>')
+_FENCE = re.compile(r"^```.*?^```$", re.MULTILINE | re.DOTALL)
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
+
+
+def prose(text: str) -> str:
+    """Markdown without its code blocks and code spans, where links are only examples."""
+    return _CODE_SPAN.sub("", _FENCE.sub("", text))
+
+
 _SPEC_MODELS: tuple[type[BaseModel], ...] = (
     spec_model.SpecFile,
     spec_model.EventStoreSpec,
@@ -45,7 +55,7 @@ def test_every_doc_page_is_linked_from_the_readme() -> None:
 @pytest.mark.parametrize("page", [REPO / "README.md", REPO / "benchmarks" / "README.md", *doc_pages()], ids=str)
 def test_relative_links_and_anchors_resolve(page: Path) -> None:
     broken = []
-    for link in _LINK.findall(page.read_text(encoding="utf-8")):
+    for link in _LINK.findall(prose(page.read_text(encoding="utf-8"))):
         if re.match(r"[a-z]+:", link):  # http:, https:, mailto:
             continue
         path_part, _, anchor = link.partition("#")
@@ -58,8 +68,9 @@ def test_relative_links_and_anchors_resolve(page: Path) -> None:
 
 
 def anchors(page: Path) -> set[str]:
-    """GitHub's anchors of a Markdown page's headings."""
-    return {slug(heading) for heading in _HEADING.findall(page.read_text(encoding="utf-8"))}
+    """GitHub's anchors of a Markdown page's headings, and its explicit `<a id="...">` anchors."""
+    text = _FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {slug(heading) for heading in _HEADING.findall(text)} | set(_HTML_ANCHOR.findall(text))
 
 
 def slug(heading: str) -> str:
