@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 `check` found stale output, 2 bad input (specs, argumen
 import argparse
 import gc
 import json
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -20,7 +19,10 @@ from .command_support import (
     EXIT_STALE,
     UsageError,
     add_spec_arguments,
+    plural,
+    print_diagnostics,
     resolve,
+    shown_path,
 )
 from .config import ConfigError
 from .diagnostics import SpecError
@@ -47,10 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = arguments.handler(arguments)
         return code
     except SpecError as error:
-        for diagnostic in error.diagnostics:
-            print(diagnostic, file=sys.stderr)
-        count = len(error.diagnostics)
-        print(f"kastor: {count} problem{'s' if count != 1 else ''} found; nothing was written", file=sys.stderr)
+        print_diagnostics(error, "; nothing was written")
         return EXIT_BAD_INPUT
     except (UsageError, ConfigError, ForeignFilesError) as error:
         print(f"kastor: {error}", file=sys.stderr)
@@ -126,7 +125,7 @@ def _generate(arguments: argparse.Namespace) -> int:
     for package in packages:
         changed = write_package(output / package.name, package.files)
         state = "written" if changed else "unchanged"
-        print(f"{_shown(output / package.name)}: {len(package.files)} files {state}")
+        print(f"{shown_path(output / package.name)}: {len(package.files)} files {state}")
     return EXIT_OK
 
 
@@ -140,13 +139,13 @@ def _check(arguments: argparse.Namespace) -> int:
     assert output is not None
     stale = False
     for package in generate(sources):
-        comparison = compare_package(output / package.name, package.files, _shown(output / package.name))
+        comparison = compare_package(output / package.name, package.files, shown_path(output / package.name))
         if comparison.fresh:
-            print(f"{_shown(output / package.name)}: up to date")
+            print(f"{shown_path(output / package.name)}: up to date")
             continue
         stale = True
         sys.stdout.write(comparison.diff)
-        print(f"{_shown(output / package.name)}: stale, run `kastor generate`", file=sys.stderr)
+        print(f"{shown_path(output / package.name)}: stale, run `kastor generate`", file=sys.stderr)
     return EXIT_STALE if stale else EXIT_OK
 
 
@@ -154,7 +153,7 @@ def _validate(arguments: argparse.Namespace) -> int:
     sources, _ = resolve(arguments, needs_output=False)
     packages = load_packages(sources)
     names = ", ".join(model.name for model, _ in packages)
-    print(f"{_plural(len(sources), 'spec file')} valid; {_plural(len(packages), 'package')}: {names}")
+    print(f"{plural(len(sources), 'spec file')} valid; {plural(len(packages), 'package')}: {names}")
     return EXIT_OK
 
 
@@ -174,17 +173,6 @@ def _sql(arguments: argparse.Namespace) -> int:
         )
     sys.stdout.write(runtime_string_constant(module, "SCHEMA_SQL").format(schema=schema))
     return EXIT_OK
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@
 import argparse
 import glob
 import os
+import sys
 from pathlib import Path
 from typing import TypeAlias
 
 from .config import find_project_root, load_config
+from .diagnostics import SpecError
 from .pipeline import SpecSource
 
 EXIT_OK = 0
@@ -82,3 +84,23 @@ def header_path(path: Path) -> str:
         if (directory / "pyproject.toml").is_file() or (directory / ".git").exists():
             return absolute.relative_to(directory).as_posix()
     return absolute.name
+
+
+def shown_path(path: Path) -> str:
+    """A path as the user should read it: relative to the working directory when it can be."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def print_diagnostics(error: SpecError, summary_suffix: str, *, label: str | None = None) -> None:
+    """Every problem of the specs, one `path:line:col: message` per line, then their count."""
+    for diagnostic in error.diagnostics:
+        print(diagnostic, file=sys.stderr)
+    prefix = "kastor: " if label is None else f"kastor: {label}: "
+    print(f"{prefix}{plural(len(error.diagnostics), 'problem')} found{summary_suffix}", file=sys.stderr)

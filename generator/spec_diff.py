@@ -6,11 +6,10 @@ cannot be read or is not a valid spec). Warnings do not fail: see docs/diff.md f
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-from .command_support import EXIT_BAD_INPUT, EXIT_OK, EXIT_STALE, Commands
+from .command_support import EXIT_BAD_INPUT, EXIT_OK, EXIT_STALE, Commands, print_diagnostics
 from .diagnostics import SpecError
 from .pipeline import load_packages
 from .spec_changes import Change, PackageView, diff_packages
@@ -61,10 +60,7 @@ def _load_side(side: SpecSide) -> dict[str, PackageView] | None:
     try:
         load_packages(side.sources)
     except SpecError as error:
-        for diagnostic in error.diagnostics:
-            print(diagnostic, file=sys.stderr)
-        count = len(error.diagnostics)
-        print(f"kastor: {side.label}: {count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
+        print_diagnostics(error, "", label=side.label)
         return None
     return _package_views(side)
 

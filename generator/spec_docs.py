@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import markdown, mermaid
-from .command_support import EXIT_OK, Commands, UsageError, add_spec_arguments, resolve
+from .command_support import EXIT_OK, Commands, UsageError, add_spec_arguments, resolve, shown_path
 from .config import find_project_root
 from .diagnostics import SpecError
 from .ir import ChannelModel, EventModel, PackageModel, StoreModel
@@ -56,7 +56,7 @@ def run(arguments: argparse.Namespace) -> int:
     for name, document in documents:
         path = directory / f"{name}.md"
         state = "written" if write_if_changed(path, document) else "unchanged"
-        print(f"{_shown(path)}: {state}")
+        print(f"{shown_path(path)}: {state}")
     return EXIT_OK
 
 
@@ -78,11 +78,11 @@ def _output_directory(given: str | None) -> Path:
             )
         directory = root / DEFAULT_OUTPUT
     if directory.exists() and not directory.is_dir():
-        raise UsageError(f"cannot write the documentation: '{_shown(directory)}' exists and is not a directory")
+        raise UsageError(f"cannot write the documentation: '{shown_path(directory)}' exists and is not a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UsageError(f"cannot create the directory '{_shown(directory)}': {error.strerror or error}") from error
+        raise UsageError(f"cannot create the directory '{shown_path(directory)}': {error.strerror or error}") from error
     return directory
 
 
@@ -96,11 +96,11 @@ def write_if_changed(path: Path, text: str) -> bool:
     except FileNotFoundError:
         pass
     except OSError as error:
-        raise UsageError(f"cannot read '{_shown(path)}': {error.strerror or error}") from error
+        raise UsageError(f"cannot read '{shown_path(path)}': {error.strerror or error}") from error
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as error:
-        raise UsageError(f"cannot write '{_shown(path)}': {error.strerror or error}") from error
+        raise UsageError(f"cannot write '{shown_path(path)}': {error.strerror or error}") from error
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
@@ -108,15 +108,8 @@ def write_if_changed(path: Path, text: str) -> bool:
         os.replace(temporary, path)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
-        raise UsageError(f"cannot write '{_shown(path)}': {error.strerror or error}") from error
+        raise UsageError(f"cannot write '{shown_path(path)}': {error.strerror or error}") from error
     return True
-
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .command_support import UsageError, expand_patterns, spec_source
+from .command_support import UsageError, expand_patterns, shown_path, spec_source
 from .config import find_project_root, load_config
 from .pipeline import SpecSource
 
@@ -48,13 +48,13 @@ def directory_sources(directory: Path) -> list[SpecSource]:
         config = load_config(directory.resolve())
         if config.specs:
             paths = expand_patterns(config.root, config.specs)
-            return [spec_source(path, _shown(path)) for path in paths]
+            return [spec_source(path, shown_path(path)) for path in paths]
     paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
     if not paths:
         raise UsageError(
             f"{directory} holds no spec: neither [tool.kastor] specs in its pyproject.toml nor *.yaml files"
         )
-    return [spec_source(path, _shown(path)) for path in paths]
+    return [spec_source(path, shown_path(path)) for path in paths]
 
 
 def revision_sources(revision: str, scratch: Path) -> list[SpecSource]:
@@ -147,10 +147,3 @@ def _git(*arguments: str, cwd: Path) -> bytes:
         detail = completed.stderr.decode(errors="replace").strip() or f"git {arguments[0]} failed"
         raise UsageError(detail.splitlines()[0].removeprefix("fatal: "))
     return completed.stdout
-
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)

@@ -9,13 +9,12 @@ pattern are noticed, and their contents compared, so that an mtime's coarse reso
 import argparse
 import glob
 import hashlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .command_support import EXIT_OK, resolve
+from .command_support import EXIT_OK, plural, resolve, shown_path
 from .config import ConfigError, find_project_root, load_config
 
 POLL_INTERVAL = 0.5
@@ -67,7 +66,7 @@ def watch(
                 if code == EXIT_INTERRUPTED:  # Ctrl-C during a run, already reported by it
                     return EXIT_INTERRUPTED
                 if previous is None:
-                    _say(f"watching {_plural(len(current), 'file')} for changes; Ctrl-C to stop")
+                    _say(f"watching {plural(len(current), 'file')} for changes; Ctrl-C to stop")
                 previous = current
             sleep(interval)
     except KeyboardInterrupt:
@@ -99,9 +98,11 @@ def snapshot(paths: Iterable[Path]) -> Snapshot:
 
 def describe_changes(previous: Snapshot, current: Snapshot) -> str:
     """`specs/a.yaml changed, specs/b.yaml added`: what differs between two snapshots, at most 3 files named."""
-    changes = [f"{_shown(path)} changed" for path in current if path in previous and current[path] != previous[path]]
-    changes += [f"{_shown(path)} added" for path in current if path not in previous]
-    changes += [f"{_shown(path)} removed" for path in previous if path not in current]
+    changes = [
+        f"{shown_path(path)} changed" for path in current if path in previous and current[path] != previous[path]
+    ]
+    changes += [f"{shown_path(path)} added" for path in current if path not in previous]
+    changes += [f"{shown_path(path)} removed" for path in previous if path not in current]
     shown = ", ".join(changes[:3])
     return shown + (f" and {len(changes) - 3} more" if len(changes) > 3 else "")
 
@@ -115,14 +116,3 @@ def _digest(path: Path) -> str | None:
 
 def _say(message: str) -> None:
     print(f"kastor: {message}", file=sys.stderr, flush=True)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
