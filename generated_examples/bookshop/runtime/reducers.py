@@ -4,7 +4,7 @@
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .aggregates import Aggregate
 from .errors import InvalidEventError
@@ -46,12 +46,12 @@ class Reducer(ABC, Generic[EventT, AggregateT]):
         """Calls the hook of the event's type."""
 
 
-def existing_aggregate(
-    reducer: Reducer[EventT, AggregateT], aggregate: AggregateT | None, event: EventT
-) -> AggregateT:
+def existing_aggregate(reducer: Reducer[Any, Any], aggregate: AggregateT | None, event: Event) -> AggregateT:
     """The aggregate that a non-initial event applies to: InvalidEventError when there is none.
 
-    Generated reducers call it before the hook of each non-initial event.
+    Generated reducers call it before the hook of each non-initial event. Generic in the aggregate only: a
+    type variable for the event would make mypy solve it against the store's whole union at every call,
+    which grows with the square of the number of event types.
     """
     if aggregate is None:
         raise InvalidEventError(
