@@ -18,9 +18,8 @@ import yaml
 
 from .command_support import EXIT_OK, Commands, UsageError, add_spec_arguments, resolve
 from .ir import ChannelModel, EventModel, PackageModel, StoreModel
-from .pipeline import SpecSource, load_packages
-from .validation import DEFINITION_REF_PREFIX, check_structure
-from .yaml_source import load_yaml_file
+from .pipeline import LoadedPackage, load_packages
+from .validation import DEFINITION_REF_PREFIX, SpecDocument
 
 ASYNCAPI_VERSION = "3.0.0"
 DEFAULT_DOCUMENT_VERSION = "1.0.0"
@@ -61,8 +60,9 @@ def run(arguments: argparse.Namespace) -> int:
     version: str = arguments.version
     if not version.strip():
         raise UsageError("--version must not be empty")
-    model, members = _chosen_package(load_packages(sources), arguments.package)
-    document = asyncapi_document(model, read_spec_texts(members), version=version)
+    package = _chosen_package(load_packages(sources), arguments.package)
+    model = package.model
+    document = asyncapi_document(model, spec_texts(package.documents), version=version)
     text = render_json(document) if arguments.json else render_yaml(document, model.header)
     if arguments.output is None:
         sys.stdout.write(text)
@@ -72,14 +72,12 @@ def run(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _chosen_package(
-    packages: list[tuple[PackageModel, list[SpecSource]]], wanted: str | None
-) -> tuple[PackageModel, list[SpecSource]]:
+def _chosen_package(packages: list[LoadedPackage], wanted: str | None) -> LoadedPackage:
     """One document describes one application: the package named by --package, or the only one."""
-    names = ", ".join(model.name for model, _ in packages)
+    names = ", ".join(package.model.name for package in packages)
     if wanted is not None:
         for package in packages:
-            if package[0].name == wanted:
+            if package.model.name == wanted:
                 return package
         raise UsageError(f"--package {wanted}: no such package in the specs (packages: {names})")
     if len(packages) > 1:
@@ -103,14 +101,10 @@ class SpecTexts:
     channels: dict[str, str] = field(default_factory=dict)
 
 
-def read_spec_texts(members: list[SpecSource]) -> SpecTexts:
-    """Reads the descriptions of the package's spec files again, which `load_packages` has just validated."""
+def spec_texts(documents: list[SpecDocument]) -> SpecTexts:
+    """The descriptions of the package's spec documents."""
     texts = SpecTexts()
-    for member in members:
-        loaded, _ = load_yaml_file(member.path, member.display_path)
-        document = check_structure(loaded)[0] if loaded is not None else None
-        if document is None:  # changed on disk since it was validated: its texts are left out
-            continue
+    for document in documents:
         spec = document.spec
         if spec.description and spec.description.strip() not in texts.package:
             texts.package.append(spec.description.strip())

@@ -152,7 +152,7 @@ def _check(arguments: argparse.Namespace) -> int:
 def _validate(arguments: argparse.Namespace) -> int:
     sources, _ = resolve(arguments, needs_output=False)
     packages = load_packages(sources)
-    names = ", ".join(model.name for model, _ in packages)
+    names = ", ".join(package.model.name for package in packages)
     print(f"{plural(len(sources), 'spec file')} valid; {plural(len(packages), 'package')}: {names}")
     return EXIT_OK
 

@@ -27,7 +27,17 @@ class GeneratedPackage:
     files: dict[str, str]
 
 
-def load_packages(sources: list[SpecSource]) -> list[tuple[PackageModel, list[SpecSource]]]:
+@dataclass(frozen=True)
+class LoadedPackage:
+    """A valid package: its model, and its spec files with their documents (ordered by their paths from the
+    project root), for commands that read the specs as written (docs, export, diff)."""
+
+    model: PackageModel
+    members: list[SpecSource]
+    documents: list[SpecDocument]
+
+
+def load_packages(sources: list[SpecSource]) -> list[LoadedPackage]:
     """Validates every spec and builds the model of each package; raises `SpecError` with all problems."""
     diagnostics: list[Diagnostic] = []
     documents: list[tuple[SpecSource, SpecDocument]] = []
@@ -45,7 +55,7 @@ def load_packages(sources: list[SpecSource]) -> list[tuple[PackageModel, list[Sp
     for source, document in documents:
         grouped.setdefault(document.spec.package, []).append((source, document))
 
-    models: list[tuple[PackageModel, list[SpecSource]]] = []
+    packages: list[LoadedPackage] = []
     for name in sorted(grouped):
         members = sorted(grouped[name], key=lambda member: member[0].header_path)
         package = PackageSpec(name, [document for _, document in members])
@@ -59,20 +69,21 @@ def load_packages(sources: list[SpecSource]) -> list[tuple[PackageModel, list[Sp
         model, problems = build_package(package, [source.header_path for source, _ in members])
         diagnostics.extend(problems)
         if model is not None:
-            models.append((model, [source for source, _ in members]))
+            packages.append(LoadedPackage(model, [source for source, _ in members], package.documents))
     if diagnostics:
         raise SpecError(diagnostics)
-    return models
+    return packages
 
 
 def generate(sources: list[SpecSource]) -> list[GeneratedPackage]:
     """The formatted files of every package the specs describe."""
     packages = []
-    for model, members in load_packages(sources):
+    for loaded in load_packages(sources):
+        model = loaded.model
         try:
             files = render_package(model)
         except ModelRenderingError as error:
-            position = SourcePosition(members[0].display_path, 1, 1)
+            position = SourcePosition(loaded.members[0].display_path, 1, 1)
             raise SpecError([Diagnostic(position, f"cannot generate the models of '{model.name}': {error}")]) from error
         runtime = [path for path in files if is_runtime_path(path)]
         packages.append(GeneratedPackage(model.name, format_sources(files, preformatted=runtime)))

@@ -4,18 +4,21 @@ Exit codes: 0 no breaking change, 1 at least one (so that CI can gate on it), 2 
 cannot be read or is not a valid spec). Warnings do not fail: see docs/diff.md for every rule.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .command_support import EXIT_BAD_INPUT, EXIT_OK, EXIT_STALE, Commands, print_diagnostics
 from .diagnostics import SpecError
 from .pipeline import load_packages
-from .spec_changes import Change, PackageView, diff_packages
-from .spec_revisions import SpecSide, resolve_side
-from .validation import SpecDocument, check_structure
-from .yaml_source import load_yaml_file
+
+if TYPE_CHECKING:
+    from .spec_changes import Change, PackageView
+    from .spec_revisions import SpecSide
 
 #: The exit code when a breaking change is found: the same "something to act on" code as a stale `check`.
 EXIT_BREAKING = EXIT_STALE
@@ -42,6 +45,10 @@ def add_command(commands: Commands) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    # Imported here: every `kastor` command registers `diff`, only this one needs its schema comparisons.
+    from .spec_changes import diff_packages
+    from .spec_revisions import resolve_side
+
     with tempfile.TemporaryDirectory(prefix="kastor-diff-") as scratch:
         old_side = resolve_side("OLD", arguments.old, Path(scratch) / "old")
         new_side = resolve_side("NEW", arguments.new, Path(scratch) / "new")
@@ -58,24 +65,13 @@ def run(arguments: argparse.Namespace) -> int:
 def _load_side(side: SpecSide) -> dict[str, PackageView] | None:
     """The packages of one side, or None after printing its problems."""
     try:
-        load_packages(side.sources)
+        packages = load_packages(side.sources)
     except SpecError as error:
         print_diagnostics(error, "", label=side.label)
         return None
-    return _package_views(side)
+    from .spec_changes import PackageView
 
-
-def _package_views(side: SpecSide) -> dict[str, PackageView]:
-    # Read again for the documents themselves: `load_packages` keeps only the generator's model, and a
-    # second parse of valid specs is cheap next to duplicating its validation here.
-    grouped: dict[str, list[SpecDocument]] = {}
-    for source in side.sources:
-        loaded, _ = load_yaml_file(source.path, source.display_path)
-        assert loaded is not None, "validated above"
-        document, _ = check_structure(loaded)
-        assert document is not None, "validated above"
-        grouped.setdefault(document.spec.package, []).append(document)
-    return {name: PackageView.of(name, documents) for name, documents in grouped.items()}
+    return {package.model.name: PackageView.of(package.model.name, package.documents) for package in packages}
 
 
 def _text_report(changes: list[Change]) -> str:

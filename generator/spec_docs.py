@@ -16,13 +16,11 @@ from pathlib import Path
 from . import markdown, mermaid
 from .command_support import EXIT_OK, Commands, UsageError, add_spec_arguments, resolve, shown_path
 from .config import find_project_root
-from .diagnostics import SpecError
 from .ir import ChannelModel, EventModel, PackageModel, StoreModel
 from .pipeline import SpecSource, load_packages
 from .schema_tables import Schema, constraints_text, field_table, referenced_definitions, type_text
 from .spec_model import ChannelSpec, EventStoreSpec, JsonSchema
-from .validation import check_structure
-from .yaml_source import load_yaml_file
+from .validation import SpecDocument
 
 #: Where the documents go without `-o`, relative to the project root (the [tool.kastor] pyproject.toml).
 DEFAULT_OUTPUT = Path("docs") / "spec"
@@ -63,7 +61,10 @@ def run(arguments: argparse.Namespace) -> int:
 def package_documents(sources: list[SpecSource]) -> list[tuple[str, str]]:
     """(package name, Markdown) of every package the specs describe, sorted by name; raises `SpecError`
     with every problem of invalid specs."""
-    return [(model.name, render_package(model, _merged_specs(members))) for model, members in load_packages(sources)]
+    return [
+        (package.model.name, render_package(package.model, _merged_specs(package.documents)))
+        for package in load_packages(sources)
+    ]
 
 
 def _output_directory(given: str | None) -> Path:
@@ -122,18 +123,14 @@ class PackageSpecs:
     channels: dict[str, ChannelSpec]
 
 
-def _merged_specs(members: list[SpecSource]) -> PackageSpecs:
-    """The spec files of one package, read again (they were valid a moment ago) and merged; ids are unique
-    across a package's files, which validation has checked."""
+def _merged_specs(documents: list[SpecDocument]) -> PackageSpecs:
+    """The spec documents of one package, merged; ids are unique across a package's files, which validation
+    has checked."""
     descriptions: list[str] = []
     definitions: dict[str, Schema] = {}
     stores: dict[str, EventStoreSpec] = {}
     channels: dict[str, ChannelSpec] = {}
-    for source in members:  # already in the order of their paths from the project root
-        loaded, problems = load_yaml_file(source.path, source.display_path)
-        document, structure_problems = check_structure(loaded) if loaded is not None else (None, [])
-        if document is None:  # the file changed since it was validated
-            raise SpecError(problems + structure_problems)
+    for document in documents:  # in the order of their paths from the project root
         spec = document.spec
         if spec.description:
             descriptions.append(spec.description)
