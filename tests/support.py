@@ -3,6 +3,8 @@
 import contextlib
 import io
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,3 +52,24 @@ def read_tree(directory: Path) -> dict[str, bytes]:
         for path in sorted(directory.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
+
+
+def run_mypy_strict(mypy_path: Path, packages: list[str], work_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`mypy --strict` on generated `packages` found under `mypy_path`, with a configuration and cache of its
+    own in `work_dir` (the environment's MYPY* variables left out)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    config = work_dir / "mypy.ini"
+    config.write_text(f"[mypy]\nstrict = True\nmypy_path = {mypy_path}\n", encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MYPY")}
+    arguments = [argument for package in packages for argument in ("-p", package)]
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir", str(work_dir / "cache")),
+            *("--strict", "--no-color-output", *arguments),
+        ],
+        cwd=work_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

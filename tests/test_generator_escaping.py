@@ -45,7 +45,7 @@ import yaml
 from generator import yaml_source
 from generator.naming import pascal_from_snake
 
-from .support import run_cli
+from .support import run_cli, run_mypy_strict
 
 PACKAGE = "hostile_pkg"
 SENTINEL = "PWNED"
@@ -442,7 +442,7 @@ def test_hostile_property_names_give_valid_attribute_names(hostile: HostileOutpu
 
 @pytest.mark.slow
 def test_mypy_strict_accepts_the_hostile_package(hostile: HostileOutput) -> None:
-    completed = run_mypy(hostile.root / "out", [PACKAGE], hostile.root / "mypy")
+    completed = run_mypy_strict(hostile.root / "out", [PACKAGE], hostile.root / "mypy")
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
@@ -479,25 +479,6 @@ def field_docstring(tree: ast.Module, class_name: str, field: str) -> str:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == field:
             return following_string(body, index)
     raise AssertionError(f"no field {class_name}.{field}")
-
-
-def run_mypy(path: Path, packages: list[str], work_dir: Path) -> subprocess.CompletedProcess[str]:
-    work_dir.mkdir(parents=True, exist_ok=True)
-    config = work_dir / "mypy.ini"
-    config.write_text(f"[mypy]\nstrict = True\nmypy_path = {path}\n", encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MYPY")}
-    arguments = [argument for package in packages for argument in ("-p", package)]
-    return subprocess.run(
-        [
-            *(sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir", str(work_dir / "cache")),
-            *("--strict", "--no-color-output", *arguments),
-        ],
-        cwd=work_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 # --- Names and values that cannot be escaped are refused -------------------------------------------------
@@ -708,7 +689,7 @@ def test_properties_named_like_names_the_models_use_are_renamed_and_type_check(t
     spec = write_spec(tmp_path / "shadow.yaml", document)
     assert run_cli("generate", str(spec), "-o", str(tmp_path / "out"), cwd=tmp_path).code == 0
     compile_all(tmp_path / "out" / "shadow_pkg")
-    completed = run_mypy(tmp_path / "out", ["shadow_pkg"], tmp_path / "mypy")
+    completed = run_mypy_strict(tmp_path / "out", ["shadow_pkg"], tmp_path / "mypy")
     assert completed.returncode == 0, completed.stdout
     payload = {name: "x" for name in SHADOWING_PROPERTY_NAMES} | {"int_": "y", "count": 1, "label": "l"}
     payload |= {"price": 1.5, "ok": True, "tags": [], "kind": "a", "when": "2026-01-01T00:00:00Z"}

@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 
 from generator.naming import pascal_from_snake
 
-from .support import run_cli
+from .support import run_cli, run_mypy_strict
 
 LONG = os.environ.get("KASTOR_LONG_PROPERTY_TESTS") == "1"
 VALID_EXAMPLES = 60 if LONG else 12
@@ -484,23 +484,7 @@ def import_batch(batch: Batch) -> list[str]:
 
 
 def run_mypy(batch: Batch) -> subprocess.CompletedProcess[str]:
-    work_dir = batch.root / "mypy"
-    work_dir.mkdir(exist_ok=True)
-    config = work_dir / "mypy.ini"
-    config.write_text(f"[mypy]\nstrict = True\nmypy_path = {batch.out}\n", encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MYPY")}
-    packages = [argument for item in batch.expectations for argument in ("-p", item["package"])]
-    return subprocess.run(
-        [
-            *(sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir", str(work_dir / "cache")),
-            *("--strict", "--no-color-output", *packages),
-        ],
-        cwd=work_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_mypy_strict(batch.out, [item["package"] for item in batch.expectations], batch.root / "mypy")
 
 
 @pytest.mark.slow
