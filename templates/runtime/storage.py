@@ -12,7 +12,7 @@ guarantees, for every adapter alike (the conformance suite checks each):
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -141,3 +141,55 @@ def json_string(text: str) -> str:
     if _PLAIN_TEXT.fullmatch(text):
         return f'"{text}"'
     return json.dumps(text)
+
+
+# -- SQL shared by the SQL adapters ---------------------------------------------------------------------
+
+
+def events_query_sql(query: EventsQuery, placeholder: str) -> tuple[str, list[Any]]:
+    """What follows `WHERE event_store_id = ... AND aggregate_id = ...` in a SQL adapter's read of events:
+    the version bounds, the order and the limit, with `placeholder` for each parameter (`?`, `%s`)."""
+    sql = ""
+    parameters: list[Any] = []
+    if query.min_version is not None:
+        sql += f" AND version >= {placeholder}"
+        parameters.append(query.min_version)
+    if query.max_version is not None:
+        sql += f" AND version <= {placeholder}"
+        parameters.append(query.max_version)
+    sql += " ORDER BY version DESC" if query.reverse else " ORDER BY version"
+    if query.limit is not None:
+        sql += f" LIMIT {placeholder}"
+        parameters.append(query.limit)
+    return sql, parameters
+
+
+def aggregate_ids_query_sql(
+    query: AggregateIdsQuery, placeholder: str, timestamp: Callable[[datetime], Any]
+) -> tuple[str, list[Any]]:
+    """What follows `WHERE event_store_id = ... AND version = 1` in a SQL adapter's listing of aggregates:
+    the timestamp bounds, the keyset cursor, the order and the limit; `timestamp` turns a datetime into the
+    adapter's parameter for its timestamp column."""
+    sql = ""
+    parameters: list[Any] = []
+    if query.initial_event_after is not None:
+        sql += f" AND timestamp >= {placeholder}"
+        parameters.append(timestamp(query.initial_event_after))
+    if query.initial_event_before is not None:
+        sql += f" AND timestamp <= {placeholder}"
+        parameters.append(timestamp(query.initial_event_before))
+    if query.start_after is not None:
+        comparison = "<" if query.reverse else ">"
+        sql += f" AND (timestamp, aggregate_id) {comparison} ({placeholder}, {placeholder})"
+        parameters.extend(
+            (timestamp(query.start_after.initial_event_timestamp), query.start_after.aggregate_id)
+        )
+    sql += (
+        " ORDER BY timestamp DESC, aggregate_id DESC"
+        if query.reverse
+        else " ORDER BY timestamp, aggregate_id"
+    )
+    if query.limit is not None:
+        sql += f" LIMIT {placeholder}"
+        parameters.append(query.limit)
+    return sql, parameters

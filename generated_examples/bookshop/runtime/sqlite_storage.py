@@ -30,6 +30,8 @@ from .storage import (
     EventsQuery,
     EventStorageAdapter,
     StorageContext,
+    aggregate_ids_query_sql,
+    events_query_sql,
     missing_previous_version,
     stored_event_json,
     timestamp_text,
@@ -165,17 +167,9 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
             f"SELECT version, type, timestamp, payload, metadata FROM {TABLE} "
             "WHERE event_store_id = ? AND aggregate_id = ?"
         )
-        parameters: list[Any] = [context.event_store_id, aggregate_id]
-        if query.min_version is not None:
-            sql += " AND version >= ?"
-            parameters.append(query.min_version)
-        if query.max_version is not None:
-            sql += " AND version <= ?"
-            parameters.append(query.max_version)
-        sql += " ORDER BY version DESC" if query.reverse else " ORDER BY version"
-        if query.limit is not None:
-            sql += " LIMIT ?"
-            parameters.append(query.limit)
+        refinements, refinement_parameters = events_query_sql(query, "?")
+        sql += refinements
+        parameters = [context.event_store_id, aggregate_id, *refinement_parameters]
         rows = await self._run(lambda connection: connection.execute(sql, parameters).fetchall())
         quoted_id = json.dumps(aggregate_id)
         return [_decode(context, aggregate_id, quoted_id, row) for row in rows]
@@ -184,30 +178,9 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
         self, context: StorageContext[Any], query: AggregateIdsQuery
     ) -> list[AggregateIdEntry]:
         sql = f"SELECT aggregate_id, timestamp FROM {TABLE} WHERE event_store_id = ? AND version = 1"
-        parameters: list[Any] = [context.event_store_id]
-        if query.initial_event_after is not None:
-            sql += " AND timestamp >= ?"
-            parameters.append(timestamp_text(query.initial_event_after))
-        if query.initial_event_before is not None:
-            sql += " AND timestamp <= ?"
-            parameters.append(timestamp_text(query.initial_event_before))
-        if query.start_after is not None:
-            sql += (
-                " AND (timestamp, aggregate_id) < (?, ?)"
-                if query.reverse
-                else " AND (timestamp, aggregate_id) > (?, ?)"
-            )
-            parameters.extend(
-                (timestamp_text(query.start_after.initial_event_timestamp), query.start_after.aggregate_id)
-            )
-        sql += (
-            " ORDER BY timestamp DESC, aggregate_id DESC"
-            if query.reverse
-            else " ORDER BY timestamp, aggregate_id"
-        )
-        if query.limit is not None:
-            sql += " LIMIT ?"
-            parameters.append(query.limit)
+        refinements, refinement_parameters = aggregate_ids_query_sql(query, "?", timestamp_text)
+        sql += refinements
+        parameters = [context.event_store_id, *refinement_parameters]
         rows = await self._run(lambda connection: connection.execute(sql, parameters).fetchall())
         return [_entry(context, aggregate_id, timestamp) for aggregate_id, timestamp in rows]
 

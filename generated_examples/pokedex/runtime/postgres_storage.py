@@ -34,6 +34,8 @@ from .storage import (
     EventsQuery,
     EventStorageAdapter,
     StorageContext,
+    aggregate_ids_query_sql,
+    events_query_sql,
     missing_previous_version,
     stored_event_json,
     timestamp_text,
@@ -325,17 +327,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             f"SELECT version, type, {_TIMESTAMP}, payload::text, metadata::text FROM {self._table} "
             "WHERE event_store_id = %s AND aggregate_id = %s"
         )
-        parameters: list[Any] = [context.event_store_id, aggregate_id]
-        if query.min_version is not None:
-            sql += " AND version >= %s"
-            parameters.append(query.min_version)
-        if query.max_version is not None:
-            sql += " AND version <= %s"
-            parameters.append(query.max_version)
-        sql += " ORDER BY version DESC" if query.reverse else " ORDER BY version"
-        if query.limit is not None:
-            sql += " LIMIT %s"
-            parameters.append(query.limit)
+        refinements, refinement_parameters = events_query_sql(query, "%s")
+        sql += refinements
+        parameters = [context.event_store_id, aggregate_id, *refinement_parameters]
         rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
         quoted_id = json.dumps(aggregate_id)
         return [
@@ -361,25 +355,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         sql = (
             f"SELECT aggregate_id, {_TIMESTAMP} FROM {self._table} WHERE event_store_id = %s AND version = 1"
         )
-        parameters: list[Any] = [context.event_store_id]
-        if query.initial_event_after is not None:
-            sql += " AND timestamp >= %s"
-            parameters.append(query.initial_event_after)
-        if query.initial_event_before is not None:
-            sql += " AND timestamp <= %s"
-            parameters.append(query.initial_event_before)
-        if query.start_after is not None:
-            comparison = "<" if query.reverse else ">"
-            sql += f" AND (timestamp, aggregate_id) {comparison} (%s, %s)"
-            parameters.extend((query.start_after.initial_event_timestamp, query.start_after.aggregate_id))
-        sql += (
-            " ORDER BY timestamp DESC, aggregate_id DESC"
-            if query.reverse
-            else " ORDER BY timestamp, aggregate_id"
-        )
-        if query.limit is not None:
-            sql += " LIMIT %s"
-            parameters.append(query.limit)
+        refinements, refinement_parameters = aggregate_ids_query_sql(query, "%s", lambda timestamp: timestamp)
+        sql += refinements
+        parameters = [context.event_store_id, *refinement_parameters]
         rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
         return [
             AggregateIdEntry(aggregate_id, _timestamp(context, aggregate_id, 1, timestamp).astimezone(UTC))
