@@ -51,7 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as error:
         print_diagnostics(error, "; nothing was written")
         return EXIT_BAD_INPUT
-    except (UsageError, ConfigError, ForeignFilesError) as error:
+    except UsageError as error:
+        for diagnostic in error.diagnostics:
+            print(diagnostic, file=sys.stderr)
+        print(f"kastor: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ConfigError, ForeignFilesError) as error:
         print(f"kastor: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as error:

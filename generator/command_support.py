@@ -5,11 +5,12 @@ import argparse
 import glob
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeAlias
 
 from .config import find_project_root, load_config
-from .diagnostics import SpecError
+from .diagnostics import Diagnostic, SourcePosition, SpecError
 from .pipeline import SpecSource
 
 EXIT_OK = 0
@@ -19,7 +20,12 @@ EXIT_INTERNAL_ERROR = 3
 
 
 class UsageError(Exception):
-    """The command line or the project configuration cannot be acted on."""
+    """The command line or the project configuration cannot be acted on; `diagnostics` are the problems of
+    the specs already known then, printed before it."""
+
+    def __init__(self, message: str, diagnostics: Sequence[Diagnostic] = ()) -> None:
+        super().__init__(message)
+        self.diagnostics = sorted(set(diagnostics))
 
 
 #: argparse's `add_subparsers` result, to which each command module adds its parser (`add_command`).
@@ -53,8 +59,22 @@ def resolve(arguments: argparse.Namespace, *, needs_output: bool) -> tuple[list[
         elif config is not None and config.output is not None:
             output = config.root / config.output
         else:
-            raise UsageError("no output directory: pass -o OUT or set output in [tool.kastor] of pyproject.toml")
+            # The specs' contents are checked once there is somewhere to write, but a spec that is not there
+            # is told now: otherwise giving -o would only reveal the next mistake.
+            raise UsageError(
+                "no output directory: pass -o OUT or set output in [tool.kastor] of pyproject.toml",
+                missing_specs(sources),
+            )
     return sources, output
+
+
+def missing_specs(sources: list[SpecSource]) -> list[Diagnostic]:
+    """A "file not found" for each spec that does not exist, as loading it would report it."""
+    return [
+        Diagnostic(SourcePosition(source.display_path, 1, 1), "file not found")
+        for source in sources
+        if not source.path.exists()
+    ]
 
 
 def expand_patterns(root: Path, patterns: tuple[str, ...]) -> list[Path]:

@@ -229,3 +229,16 @@ def test_an_unwritable_output_is_reported_without_a_traceback(tmp_path: Path) ->
     assert result.code == 2
     assert result.stderr.startswith("kastor: cannot write the output:")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["generate", "check"])
+def test_a_missing_spec_is_reported_with_the_missing_output_directory(tmp_path: Path, command: str) -> None:
+    # Outside any project neither the spec nor the output can be found: both are told at once, so that
+    # fixing the one does not just reveal the other.
+    (tmp_path / "present.yaml").write_text((REPO / "specs" / "pokedex.yaml").read_text())
+    result = run_cli(command, "missing.yaml", "present.yaml", cwd=tmp_path)
+    assert result.code == 2
+    assert result.stderr == (
+        "missing.yaml:1:1: file not found\n"
+        "kastor: no output directory: pass -o OUT or set output in [tool.kastor] of pyproject.toml\n"
+    )
