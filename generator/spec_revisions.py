@@ -31,12 +31,21 @@ class SpecSide:
 def resolve_side(label: str, given: str, scratch: Path) -> SpecSide:
     """The specs `given` names; a revision's files are written below `scratch`, which the caller removes."""
     if given.startswith(GIT_PREFIX):
+        problem = _no_repository()
+        if problem is not None:
+            raise UsageError(f"{label} '{given}' names a git revision, but {problem}")
         return SpecSide(f"{label} ({given})", revision_sources(given.removeprefix(GIT_PREFIX), scratch))
     path = Path(given)
     if path.is_dir():
         return SpecSide(f"{label} ({given})", directory_sources(path))
     if path.exists():
         return SpecSide(f"{label} ({given})", [spec_source(path, given)])
+    problem = _no_repository()
+    if problem is not None:
+        # Said apart from an unknown revision: "not a revision" would send the user looking for a typo.
+        raise UsageError(
+            f"{label} '{given}' is neither a spec file nor a directory, and {problem}, so it cannot name a revision"
+        )
     if _is_revision(given):
         return SpecSide(f"{label} ({given})", revision_sources(given, scratch))
     raise UsageError(f"{label} '{given}' is neither a spec file, a directory nor a git revision")
@@ -126,6 +135,16 @@ def _extract(top: Path, revision: str, path: str, copy: Path) -> None:
     target = copy / path
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
+
+
+def _no_repository() -> str | None:
+    """Why no revision can be read from the working directory (git missing, no repository around it), or None."""
+    cwd = Path.cwd()
+    try:
+        completed = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        return "git is not installed"
+    return None if completed.returncode == 0 else f"{cwd} is not inside a git repository"
 
 
 def _is_revision(name: str) -> bool:

@@ -406,10 +406,11 @@ def test_directories_with_several_packages_prefix_subjects(tmp_path: Path) -> No
 # --- bad input -------------------------------------------------------------------------------------------------
 
 
-def test_a_missing_file_exits_2(tmp_path: Path) -> None:
+def test_a_missing_file_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # no repository around tmp_path
     result = run_cli("diff", "nowhere.yaml", str(REPO / "specs" / "pokedex.yaml"), cwd=tmp_path)
     assert result.code == 2
-    assert "OLD 'nowhere.yaml' is neither a spec file, a directory nor a git revision" in result.stderr
+    assert "OLD 'nowhere.yaml' is neither a spec file nor a directory, and " in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -514,6 +515,28 @@ def test_an_invalid_spec_at_a_revision_is_located_there(project: Path) -> None:
     result = run_cli("diff", "v1", "HEAD", cwd=project)
     assert result.code == 2
     assert "HEAD:specs/pokedex.yaml:3:1: unknown key 'evnt_stores'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "expected"),
+    [
+        (
+            "main",
+            "OLD 'main' is neither a spec file nor a directory, and {cwd} is not inside a git repository, "
+            "so it cannot name a revision",
+        ),
+        ("git:main", "OLD 'git:main' names a git revision, but {cwd} is not inside a git repository"),
+    ],
+)
+def test_a_revision_outside_a_git_repository_says_there_is_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, expected: str
+) -> None:
+    # git must not find a repository above the temporary directory, whatever the machine holds.
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    _write(tmp_path / "pokedex.yaml", _base_spec())
+    result = run_cli("diff", old, ".", cwd=tmp_path)
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr == f"kastor: {expected.format(cwd=tmp_path.resolve())}\n"
 
 
 # --- the schema rules, pure ------------------------------------------------------------------------------------
