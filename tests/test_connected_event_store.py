@@ -45,6 +45,7 @@ from pokedex import (
     InMemoryMessageBusAdapter,
     InMemoryMessageQueueAdapter,
     InvalidEventError,
+    MessageChannelEventStoreNotFoundError,
     NotificationMessage,
     NotificationMessageBus,
     Pokemon,
@@ -933,6 +934,23 @@ def test_a_channel_that_is_not_notification_or_state_carrying_is_refused(channel
     with pytest.raises(TypeError) as refused:
         ConnectedEventStore(store, channel)  # type: ignore[call-overload]
     assert "pokemons" in str(refused.value)
+
+
+async def test_a_channel_whose_sources_lack_the_store_is_refused_before_anything_is_stored() -> None:
+    storage = InMemoryEventStorageAdapter()
+    queue_adapter = RecordingChannelAdapter()
+    trainers = trainers_store(storage)
+    with pytest.raises(MessageChannelEventStoreNotFoundError) as refused:
+        ConnectedEventStore(trainers, PokemonNotificationsQueue(queue_adapter))  # type: ignore[misc]
+    assert refused.value.event_store_id == "trainers"
+    assert refused.value.message_channel_id == "pokemon_notifications_queue"
+    assert str(refused.value) == (
+        "pokemon_notifications_queue: cannot connect the 'trainers' store: this channel carries messages of "
+        "pokemons only (add 'trainers' to its sources in the spec)"
+    )
+    # Nothing was pushed through it: the store is as it was, and so is the channel.
+    assert (await trainers.list_aggregate_ids()).aggregate_ids == []
+    assert queue_adapter.messages == []
 
 
 def test_the_aggregate_exists_refusal_says_what_the_channel_carries() -> None:

@@ -7,7 +7,7 @@ from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 from .aggregates import Aggregate
 from .channels import MessageChannel, NotificationMessageChannel, StateCarryingMessageChannel
-from .errors import EventPublishError
+from .errors import EventPublishError, MessageChannelEventStoreNotFoundError
 from .events import Event
 from .message_codecs import MessageCodec
 from .messages import NotificationMessage, StateCarryingMessage
@@ -80,6 +80,16 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
             raise TypeError(
                 f"cannot connect the {event_store.event_store_id} store to {message_channel!r}: a connected store "
                 f"publishes notification or state-carrying messages, and this channel carries {kind} messages"
+            )
+        channel_id = message_channel.message_channel_id
+        if event_store.event_store_id not in message_channel.source_event_store_ids:
+            # Refused here, before anything is stored: every push would store an event it cannot publish.
+            carried = ", ".join(sorted(message_channel.source_event_store_ids))
+            raise MessageChannelEventStoreNotFoundError(
+                f"cannot connect the {event_store.event_store_id!r} store: this channel carries messages of "
+                f"{carried} only (add {event_store.event_store_id!r} to its sources in the spec)",
+                message_channel_id=channel_id,
+                event_store_id=event_store.event_store_id,
             )
         self.event_store = event_store
         self.message_channel: MessageChannel[Any] = message_channel
