@@ -21,6 +21,8 @@ import pytest
 from benchmarks.specs import AGGREGATES, STORES, build_spec, event_type, store_of, write_spec
 from generator.cli import main
 
+from .support import read_tree
+
 pytestmark = pytest.mark.slow
 
 PACKAGE = "kastor_scale_pkg"
@@ -124,14 +126,17 @@ def test_the_generated_package_imports_and_works(imported_package: ModuleType) -
 
 
 def changed_lines(before: Path, after: Path) -> int:
-    """Added plus removed lines of the unified diff of two directory trees (headers not counted)."""
-    files = {path.relative_to(before) for path in before.rglob("*") if path.is_file()}
-    files |= {path.relative_to(after) for path in after.rglob("*") if path.is_file()}
+    """Added plus removed lines of the unified diff of two generated trees (headers not counted).
+
+    Importing a package leaves bytecode in its tree unless PYTHONDONTWRITEBYTECODE is set: `read_tree`
+    leaves the caches out, so the count is the same in any shell.
+    """
+    old_tree, new_tree = read_tree(before), read_tree(after)
     count = 0
-    for file in sorted(files):
-        old = (before / file).read_text(encoding="utf-8").splitlines() if (before / file).exists() else []
-        new = (after / file).read_text(encoding="utf-8").splitlines() if (after / file).exists() else []
-        diff = difflib.unified_diff(old, new, str(file), str(file), n=0, lineterm="")
+    for file in sorted(old_tree.keys() | new_tree.keys()):
+        old = old_tree.get(file, b"").decode("utf-8").splitlines()
+        new = new_tree.get(file, b"").decode("utf-8").splitlines()
+        diff = difflib.unified_diff(old, new, file, file, n=0, lineterm="")
         count += sum(1 for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")))
     return count
 
