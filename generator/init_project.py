@@ -215,7 +215,7 @@ def plan_pyproject(root: Path, package: str) -> PlannedWrite:
     tool = before.get("tool")
     if isinstance(tool, dict) and "kastor" in tool:
         raise UsageError(f"{shown} already has a [tool.kastor] section; nothing was written")
-    text = _appended(existing, kastor_section())
+    text = _appended_section(existing, kastor_section())
     # Appending a table is valid TOML unless the file already closed `tool` (e.g. `tool = {...}`): parsing the
     # result proves that the rest of the document reads the same.
     try:
@@ -341,6 +341,16 @@ def _appended(existing: str, addition: str) -> str:
     newline = "\r\n" if "\r\n" in existing else "\n"
     separator = "" if not existing or existing.endswith("\n") else newline
     return existing + separator + addition.replace("\n", newline)
+
+
+def _appended_section(existing: str, section: str) -> str:
+    """`section` after `existing` with exactly one blank line between them, with the file's line endings."""
+    newline = "\r\n" if "\r\n" in existing else "\n"
+    # Only the blank lines at the very end go (in valid TOML they are outside any string); the rest stays as it is.
+    content = re.sub(r"(?:\r?\n[ \t]*)+\Z", "", existing)
+    if not content.strip():  # blank lines only: nothing to keep apart from the section
+        return section.replace("\n", newline)
+    return content + newline * 2 + section.replace("\n", newline)
 
 
 def _parse_toml(text: str, shown: str) -> dict[str, Any]:

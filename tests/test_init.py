@@ -172,6 +172,21 @@ def test_an_existing_pyproject_gets_the_section_appended_and_nothing_else_change
     assert document["tool"]["kastor"] == {"specs": ["specs/*.yaml"], "output": "src"}
 
 
+@pytest.mark.parametrize(
+    "ending",
+    ["", "\n", "\n\n\n", "\n\n  \n", "\r\n", "\r\n\r\n\r\n"],
+    ids=["no-newline", "one-newline", "blank-lines", "blank-lines-with-spaces", "crlf", "crlf-blank-lines"],
+)
+def test_the_appended_section_follows_exactly_one_blank_line(tmp_path: Path, ending: str) -> None:
+    project = project_directory(tmp_path)
+    newline = "\r\n" if "\r" in ending else "\n"
+    content = f'[project]{newline}name = "shop"'
+    (project / "pyproject.toml").write_bytes((content + ending).encode())
+    assert run_cli("init", cwd=project).code == 0
+    written = (project / "pyproject.toml").read_bytes().decode()
+    assert written.startswith(f"{content}{newline}{newline}[tool.kastor]{newline}"), repr(written)
+
+
 def test_a_pyproject_with_crlf_line_endings_keeps_them(tmp_path: Path) -> None:
     project = project_directory(tmp_path)
     (project / "pyproject.toml").write_bytes(b'[project]\r\nname = "shop"\r\n')
