@@ -7,7 +7,6 @@ how to install it; with KASTOR_REQUIRE_SERVICES=1 (CI) the skip fails the run, a
 """
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
+from .npm_tools import install_npm_package, npm_and_node
 from .pokedex_builders import T0, appeared, caught, leveled_up, pokemon, registered, trainer_caught
 from .support import REPO, SPECS, run_cli
 
@@ -114,23 +114,12 @@ class AsyncApiTools:
 
 @pytest.fixture(scope="session")
 def asyncapi_tools(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncApiTools:
-    """The official AsyncAPI parser and schemas, installed with npm once into pytest's cache."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        pytest.skip(
-            "npm and node are needed to validate AsyncAPI documents with the official schema and parser: "
-            "install Node.js with npm (e.g. `apt-get install nodejs npm`, or from nodejs.org)"
-        )
+    """The official AsyncAPI parser and schemas, installed with npm once into pytest's cache (or a skip)."""
+    npm, node = npm_and_node()
     cache = getattr(request.config, "cache", None)  # absent under `-p no:cacheprovider`
     modules = cache.mkdir("asyncapi-npm") if cache is not None else tmp_path_factory.mktemp("asyncapi-npm")
     if not (modules / ASYNCAPI_SCHEMA).is_file() or not (modules / "node_modules/@asyncapi/parser").is_dir():
-        # --ignore-scripts: nothing but the packages' files is needed (one dependency has a telemetry hook).
-        command = [npm, "install", "--prefix", str(modules), "--no-audit", "--no-fund", "--ignore-scripts"]
-        completed = subprocess.run(
-            [*command, ASYNCAPI_PARSER], capture_output=True, text=True, timeout=300, check=False
-        )
-        if completed.returncode != 0:
-            pytest.skip(f"`npm install {ASYNCAPI_PARSER}` failed (is the npm registry reachable?): {completed.stderr}")
+        install_npm_package(npm, ASYNCAPI_PARSER, modules)
     return AsyncApiTools(node, modules)
 
 
