@@ -3,6 +3,7 @@ every spec key and every runtime name, and the recipes run (and type-check) as w
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from generator import spec_model
 from generator.template_files import runtime_public_names
 
-from .support import REPO
+from .support import REPO, run_cli
 
 DOCS = REPO / "docs"
 _PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -23,6 +24,8 @@ _HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
 _HTML_ANCHOR = re.compile(r'<a id="([^"]+)"></a>')
 _FENCE = re.compile(r"^```.*?^```$", re.MULTILINE | re.DOTALL)
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
+#: A code block of the example of docs/diff.md, after the comment that names it (`main:PATH`, `edit`, `output`).
+_DIFF_EXAMPLE = re.compile(r"^<!-- diff example: (\S+) -->\n```[a-z]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def prose(text: str) -> str:
@@ -114,3 +117,24 @@ def test_the_recipes_run_as_written_and_type_check(tmp_path: Path) -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stdout
+
+
+def test_the_diff_example_prints_what_the_page_shows(tmp_path: Path) -> None:
+    # The page's files are committed on `main`, its edit is applied to the work tree, and its command must
+    # print its output: the page cannot drift from what `kastor diff` says.
+    blocks = dict(_DIFF_EXAMPLE.findall((DOCS / "diff.md").read_text(encoding="utf-8")))
+    committed = {name.removeprefix("main:"): text for name, text in blocks.items() if name.startswith("main:")}
+    assert committed and {"edit", "output"} <= set(blocks), f"docs/diff.md example blocks: {sorted(blocks)}"
+    git = ["git", "-c", "user.name=docs", "-c", "user.email=docs@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
+    for relative_path, text in committed.items():
+        (tmp_path / relative_path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative_path).write_text(text, encoding="utf-8")
+    subprocess.run([*git, "add", "."], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "the example"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "apply"], cwd=tmp_path, input=blocks["edit"], text=True, check=True)
+    command, _, expected = blocks["output"].partition("\n")
+    assert command.startswith("$ kastor "), command
+    result = run_cli(*shlex.split(command.removeprefix("$ kastor ")), cwd=tmp_path)
+    assert result.code != 2, result.stderr
+    assert result.stdout == expected
