@@ -25,6 +25,9 @@ _HTML_ANCHOR = re.compile(r'<a id="([^"]+)"></a>')
 _FENCE = re.compile(r"^```.*?^```$", re.MULTILINE | re.DOTALL)
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 #: A code block of the example of docs/diff.md, after the comment that names it (`main:PATH`, `edit`, `output`).
+_KASTOR_NAME = re.compile(r"\bKASTOR_[A-Z0-9_]+")
+#: The KASTOR_ names in the sources that are no environment variables, and what they are.
+_NOT_VARIABLES = {"KASTOR_WALKTHROUGH_EOF": "the here-document delimiter of the script tests/test_walkthrough.py runs"}
 _DIFF_EXAMPLE = re.compile(r"^<!-- diff example: (\S+) -->\n```[a-z]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
@@ -94,6 +97,19 @@ def test_the_runtime_reference_names_every_public_name() -> None:
     reference = (DOCS / "runtime-api.md").read_text(encoding="utf-8")
     missing = sorted(name for name in runtime_public_names() if f"`{name}`" not in reference)
     assert missing == [], f"runtime names docs/runtime-api.md does not list: {missing}"
+
+
+def test_the_readme_documents_every_environment_variable() -> None:
+    sources = [*REPO.glob("docs/images/*.sh")]
+    for directory in ("tests", "benchmarks", "demo", "generator"):
+        sources.extend(path for path in (REPO / directory).rglob("*") if path.suffix in {".py", ".sh"})
+    names = {name for path in sources for name in _KASTOR_NAME.findall(path.read_text(encoding="utf-8"))}
+    # A name ending in "_" is the prefix of a family written with a wildcard, whose members are named too.
+    variables = {name for name in names if not name.endswith("_")} - set(_NOT_VARIABLES)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    development = readme.partition("\n## Development\n")[2].partition("\n## ")[0]
+    missing = sorted(name for name in variables if f"`{name}`" not in development)
+    assert missing == [], f"environment variables the Development section of README.md does not list: {missing}"
 
 
 @pytest.mark.slow
