@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from . import naming
 from .diagnostics import Diagnostic, SourcePosition
+from .schema_values import value_problems
 from .spec_model import (
     AggregateSpec,
     ChannelSpec,
@@ -381,6 +382,8 @@ class _PackageChecker:
                         f"$ref '{sub_schema.ref}' names no definition{self.hint(target, self.definitions)}",
                     )
             self.check_constraints(source_map, sub_schema, sub_path)
+            for problem in value_problems(sub_schema, sub_path):
+                self.error(source_map.value(problem.json_path), problem.message)
             if self.default_holds_model(sub_schema, sub_schema.default, frozenset()):
                 self.error(
                     source_map.value((*sub_path, "default")),

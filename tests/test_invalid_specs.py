@@ -101,3 +101,47 @@ def test_validate_reports_the_same_diagnostics_as_generate(
 
     assert (validate_code, validate_stderr) == (generate_code, generate_stderr)
     assert validate_stdout == ""
+
+
+VALID_VALUES_SPEC = """\
+kastor: 1
+package: values
+definitions:
+  Answer: {type: string, enum: ["no", "yes"], default: "no"}
+event_stores:
+  things:
+    aggregate:
+      name: Thing
+      schema:
+        type: object
+        properties:
+          answer: {$ref: "#/definitions/Answer"}
+          switch: {type: string, enum: ['on', 'off']}
+          comment: {type: [string, "null"], default: null}
+          weight: {type: number, default: 1}
+          count: {type: integer, enum: [1, 2, 3], default: 2}
+          mixed: {enum: [1, true, x], default: true}
+          flag: {type: boolean, const: true, default: true}
+          tags: {type: array, items: {type: string}, default: ["no", b]}
+          labels: {type: object, additionalProperties: {type: integer}, default: {a: 1}}
+        required: [answer]
+    events:
+      THING_MADE:
+        initial: true
+"""
+
+
+def test_values_that_match_their_types_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Quoted YAML 1.1 words, null defaults of nullable types and whole-number defaults of numbers are valid."""
+    spec = tmp_path / "values.yaml"
+    spec.write_text(VALID_VALUES_SPEC, encoding="utf-8")
+
+    code, _, stderr = _run(["validate", str(spec)], capsys)
+
+    assert (code, stderr) == (0, "")
+    out = tmp_path / "out"
+    code, _, stderr = _run(["generate", str(spec), "-o", str(out)], capsys)
+    assert code == 0, stderr
+    models = (out / "values" / "models.py").read_text(encoding="utf-8")
+    assert 'Literal["no", "yes"]' in models
+    assert 'Literal["on", "off"]' in models
