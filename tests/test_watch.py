@@ -1,5 +1,6 @@
 """`kastor generate --watch`: regenerates on every change of a spec (edited, added or removed under the
-[tool.kastor] patterns), prints spec errors and goes on, and ends with exit code 130 on Ctrl-C.
+[tool.kastor] patterns), prints spec errors and goes on, and ends with exit code 130 on Ctrl-C (143 on
+SIGTERM), also when the process started with SIGINT ignored, as a shell's background job does.
 
 The loop is driven in-process by a `sleep` that edits the project between polls, and once as a real process
 that receives SIGINT. No timing is asserted: waits are bounded by generous timeouts only.
@@ -168,6 +169,28 @@ def test_ctrl_c_ends_the_watch_with_exit_code_130(tmp_path: Path, capsys: pytest
     assert "kastor: stopped watching" in capsys.readouterr().err
 
 
+def test_ctrl_c_during_a_generation_ends_the_watch_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = initialized_project(tmp_path)
+    runs: list[int] = []
+
+    def interrupted_run() -> int:  # what `main` returns when Ctrl-C lands while it generates
+        runs.append(1)
+        return 130
+
+    with working_directory(project):
+        code = watch.watch(watch_arguments(), interrupted_run, sleep=lambda interval: None)
+    assert (code, len(runs)) == (130, 1)
+    assert capsys.readouterr().err.rstrip().endswith("kastor: stopped watching")
+
+
+def test_the_watch_leaves_the_signal_handlers_as_it_found_them(tmp_path: Path) -> None:
+    project = initialized_project(tmp_path)
+    before = {number: signal.getsignal(number) for number in watch.STOP_SIGNALS}
+    with working_directory(project):
+        assert watch.watch(watch_arguments(), lambda: 0, keep_watching=iter([True, False]).__next__) == 0
+    assert {number: signal.getsignal(number) for number in watch.STOP_SIGNALS} == before
+
+
 def test_a_watch_with_nothing_to_watch_ends_at_once(tmp_path: Path) -> None:
     result = run_cli("generate", "--watch", cwd=tmp_path)
     assert result.code == 2
@@ -198,13 +221,17 @@ def wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen
         time.sleep(0.1)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
-def test_the_watch_as_a_real_process(tmp_path: Path) -> None:
-    project = initialized_project(tmp_path)
-    spec = project / "specs" / "shop.yaml"
-    events = project / "src" / "shop" / "events.py"
+def start_watch(project: Path, *, ignore_sigint: bool = False) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """`kastor generate --watch` in `project` as a process of its own; its stdout and stderr go to files.
+
+    With `ignore_sigint`, it starts as a shell's background job does: with SIGINT ignored.
+    """
     stdout, stderr = project / "watch.out", project / "watch.err"
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def ignore() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "generator", "generate", "--watch"],
@@ -212,7 +239,28 @@ def test_the_watch_as_a_real_process(tmp_path: Path) -> None:
             stdout=out,
             stderr=err,
             env=environment,
+            preexec_fn=ignore if ignore_sigint else None,
         )
+    return process, stdout, stderr
+
+
+def stop_watch(process: subprocess.Popen[bytes], signal_number: int) -> int:
+    """Sends the signal; waits for the exit (bounded only to keep a lost signal from hanging the run)."""
+    process.send_signal(signal_number)
+    try:
+        return process.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=60)
+        pytest.fail(f"the watch did not end within 120 s of signal {signal_number}: the signal was lost")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_the_watch_as_a_real_process(tmp_path: Path) -> None:
+    project = initialized_project(tmp_path)
+    spec = project / "specs" / "shop.yaml"
+    events = project / "src" / "shop" / "events.py"
+    process, stdout, stderr = start_watch(project)
     try:
         wait_for(lambda: "watching" in stderr.read_text(), "first generation", process)
         assert events.is_file()
@@ -228,8 +276,31 @@ def test_the_watch_as_a_real_process(tmp_path: Path) -> None:
         wait_for(lambda: stderr.read_text().count("generating again") == 3, "regeneration after the fix", process)
         wait_for(lambda: stdout.read_text().count("src/shop: ") == 3, "the fixed spec's generation", process)
 
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 130
+        assert stop_watch(process, signal.SIGINT) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+    assert "Traceback" not in stderr.read_text()
+    assert stderr.read_text().rstrip().endswith("kastor: stopped watching")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals to a child process are POSIX")
+@pytest.mark.parametrize(
+    ("ignore_sigint", "signal_number", "exit_code"),
+    [
+        pytest.param(True, signal.SIGINT, 130, id="SIGINT to a watch started with SIGINT ignored (a background job)"),
+        pytest.param(False, signal.SIGTERM, 143, id="SIGTERM"),
+    ],
+)
+def test_the_watch_stops_on_its_signals_whatever_it_inherited(
+    tmp_path: Path, ignore_sigint: bool, signal_number: int, exit_code: int
+) -> None:
+    project = initialized_project(tmp_path)
+    process, _, stderr = start_watch(project, ignore_sigint=ignore_sigint)
+    try:
+        wait_for(lambda: "watching" in stderr.read_text(), "first generation", process)
+        assert stop_watch(process, signal_number) == exit_code
     finally:
         if process.poll() is None:
             process.kill()
