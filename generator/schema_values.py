@@ -7,7 +7,7 @@ their capitalisations) as a boolean, so `enum: [low, high, no]` holds `False`.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,18 +43,25 @@ class ValueProblem:
     message: str
 
 
-def value_problems(schema: JsonSchema, json_path: JsonPath) -> list[ValueProblem]:
-    """The problems of the `enum` values, the `const` and the `default` of one schema (not of its sub-schemas)."""
+def value_problems(
+    schema: JsonSchema, json_path: JsonPath, words: Mapping[JsonPath, str] | None = None
+) -> list[ValueProblem]:
+    """The problems of the `enum` values, the `const` and the `default` of one schema (not of its sub-schemas).
+
+    `words` holds the text, as written in the file, of the values YAML read as booleans, by their JSON path:
+    a message can then name the word to quote.
+    """
+    words = words or {}
     types = declared_types(schema)
     problems: list[ValueProblem] = []
     for index, value in enumerate(schema.enum or ()):
-        problems.extend(_type_problems("enum value", value, types, (*json_path, "enum", index)))
+        problems.extend(_type_problems("enum value", value, types, (*json_path, "enum", index), words))
     # `const: null` is a value, unlike a missing const: only the fields set tell them apart.
     if "const" in schema.model_fields_set:
-        problems.extend(_type_problems("const", schema.const, types, (*json_path, "const")))
+        problems.extend(_type_problems("const", schema.const, types, (*json_path, "const"), words))
     # A null default is no default: the field is None when absent anyway, whatever its type.
     if schema.default is not None:
-        problems.extend(_default_problems(schema, "default", schema.default, (*json_path, "default")))
+        problems.extend(_default_problems(schema, "default", schema.default, (*json_path, "default"), words))
     return problems
 
 
@@ -113,9 +120,11 @@ def show_value(value: Any) -> str:
     return repr(value)
 
 
-def _default_problems(schema: JsonSchema, label: str, value: Any, json_path: JsonPath) -> list[ValueProblem]:
+def _default_problems(
+    schema: JsonSchema, label: str, value: Any, json_path: JsonPath, words: Mapping[JsonPath, str]
+) -> list[ValueProblem]:
     """A default (or one item of it) against its schema's type, enum and const, then its items."""
-    mismatch = _type_problems(label, value, declared_types(schema), json_path)
+    mismatch = _type_problems(label, value, declared_types(schema), json_path, words)
     if mismatch:
         return mismatch  # of the wrong type, it cannot be in the enum either: one problem is enough
     problems: list[ValueProblem] = []
@@ -131,23 +140,29 @@ def _default_problems(schema: JsonSchema, label: str, value: Any, json_path: Jso
     # whose defaults are an error of their own (see `validation`).
     if isinstance(value, list) and schema.items is not None:
         for index, item in enumerate(value):
-            problems.extend(_default_problems(schema.items, "default item", item, (*json_path, index)))
+            problems.extend(_default_problems(schema.items, "default item", item, (*json_path, index), words))
     if isinstance(value, dict) and isinstance(schema.additionalProperties, JsonSchema):
         for key, item in value.items():
-            problems.extend(_default_problems(schema.additionalProperties, "default value", item, (*json_path, key)))
+            problems.extend(
+                _default_problems(schema.additionalProperties, "default value", item, (*json_path, key), words)
+            )
     return problems
 
 
-def _type_problems(label: str, value: Any, types: Sequence[str], json_path: JsonPath) -> list[ValueProblem]:
+def _type_problems(
+    label: str, value: Any, types: Sequence[str], json_path: JsonPath, words: Mapping[JsonPath, str]
+) -> list[ValueProblem]:
     if not types or any(matches_type(value, type_name) for type_name in types):
         return []
-    return [ValueProblem(json_path, _mismatch(label, value, types))]
+    return [ValueProblem(json_path, _mismatch(label, value, types, words.get(json_path)))]
 
 
-def _mismatch(label: str, value: Any, types: Sequence[str]) -> str:
+def _mismatch(label: str, value: Any, types: Sequence[str], written: str | None) -> str:
     expected = _either(types)
     if isinstance(value, bool) and "string" in types:
         word = show_value(value)
+        if written is not None:
+            return f'{label} {written} is read by YAML as the boolean {word}, not a string: quote it ("{written}")'
         return (
             f"{label} is read by YAML as the boolean {word}, not a string: quote it "
             f"(YAML 1.1 reads an unquoted {_BOOLEAN_WORDS[value]} as {word})"

@@ -382,7 +382,7 @@ class _PackageChecker:
                         f"$ref '{sub_schema.ref}' names no definition{self.hint(target, self.definitions)}",
                     )
             self.check_constraints(source_map, sub_schema, sub_path)
-            for problem in value_problems(sub_schema, sub_path):
+            for problem in value_problems(sub_schema, sub_path, source_map.boolean_words):
                 self.error(source_map.value(problem.json_path), problem.message)
             if self.default_holds_model(sub_schema, sub_schema.default, frozenset()):
                 self.error(

@@ -12,6 +12,7 @@ from .diagnostics import Diagnostic, SourcePosition
 JsonPath = tuple[str | int, ...]
 
 _JSON_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null"))
+_BOOLEAN_TAG = "tag:yaml.org,2002:bool"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: PyYAML's binding to libyaml, missing when PyYAML was built without it.
 _FAST_LOADER: type[yaml.CSafeLoader] | None = getattr(yaml, "CSafeLoader", None)
@@ -27,6 +28,8 @@ class SourceMap:
     path: str
     values: dict[JsonPath, LineColumn] = field(default_factory=dict)
     keys: dict[JsonPath, LineColumn] = field(default_factory=dict)
+    #: The text of the values YAML 1.1 read as booleans (`no`, `On`...): messages name the word to quote.
+    boolean_words: dict[JsonPath, str] = field(default_factory=dict)
 
     def value(self, json_path: JsonPath) -> SourcePosition:
         """The position of the value at `json_path`, or of its nearest known ancestor."""
@@ -95,6 +98,8 @@ class _NodeConverter:
         assert isinstance(node, yaml.ScalarNode)
         self.check_text(node)
         if node.tag in _JSON_SCALAR_TAGS:
+            if node.tag == _BOOLEAN_TAG:
+                self.source_map.boolean_words[json_path] = node.value
             return self.scalars.construct_object(node, deep=True)
         # Dates, binary and the like have no JSON form: keep their text, as JSON Schema would see it.
         return node.value
