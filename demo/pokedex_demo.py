@@ -10,8 +10,8 @@ Run it from the repository root after `kastor generate`:
 Without --database the events go to a fresh file in a temporary directory. With --postgres and --rabbitmq
 (or $KASTOR_DEMO_POSTGRES_URL and $KASTOR_DEMO_RABBITMQ_URL) the same program runs on PostgreSQL and
 RabbitMQ, in a schema, an exchange and a queue of its own that it removes at the end (subscribers then print
-in the order the broker delivers). Pikachu appears, levels up
-and is caught by Ash: the catch is one atomic group of two events in two stores. Every push goes through
+in the order the broker delivers); its first line says which. Pikachu appears, levels up and is caught by
+Ash: the catch is one atomic group of two events in two stores. Every push goes through
 connected stores, so each event is also published: with the aggregate on the state-carrying bus, as a
 notification on the queue. Each subscriber prints what it receives.
 """
@@ -19,11 +19,13 @@ notification on the queue. Each subscriber prints what it receives.
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 # The generated package lives in generated_examples/, which is not installed: make it importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated_examples"))
@@ -102,8 +104,9 @@ class DeliveringAdapter(SubscribableMessageChannelAdapter, Protocol):
     async def wait_until_idle(self) -> None: ...
 
 
-async def run_embedded(database: Path) -> None:
+async def run_embedded(database: Path, *, shown_database: str) -> None:
     """The embedded default: SQLite, an in-memory bus and an in-memory queue."""
+    print(f"pokedex demo on SQLite ({shown_database}) with an in-memory bus and queue")
     async with SQLiteEventStorageAdapter(database) as storage:
         await run(storage, InMemoryMessageBusAdapter(), InMemoryMessageQueueAdapter())
 
@@ -114,6 +117,10 @@ async def run_production(postgres_url: str, rabbitmq_url: str) -> None:
     storage = PostgresEventStorageAdapter(postgres_url, schema=f"pokedex_demo_{suffix}")
     bus = RabbitMQMessageBusAdapter(rabbitmq_url, exchange=f"pokedex-demo-{suffix}", message_codec=MESSAGE_CODEC)
     queue = RabbitMQMessageQueueAdapter(rabbitmq_url, queue=f"pokedex-demo-{suffix}", message_codec=MESSAGE_CODEC)
+    print(
+        f"pokedex demo on PostgreSQL ({server(postgres_url)}, schema pokedex_demo_{suffix}) with RabbitMQ "
+        f"({server(rabbitmq_url)}, exchange and queue pokedex-demo-{suffix})"
+    )
     try:
         await storage.create_schema()
         await run(storage, bus, queue)
@@ -123,6 +130,13 @@ async def run_production(postgres_url: str, rabbitmq_url: str) -> None:
             await channel_adapter.close()
         await storage.drop_schema()
         await storage.close()
+
+
+def server(url: str) -> str:
+    """Where a URL points, without its user and password: `127.0.0.1:5432/test`."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.hostname or 'localhost'}{port}{parts.path}"
 
 
 async def run(storage: EventStorageAdapter, bus_adapter: DeliveringAdapter, queue_adapter: DeliveringAdapter) -> None:
@@ -215,7 +229,10 @@ async def notify_catch(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    summary, _, details = (__doc__ or "").partition("\n\n")
+    parser = argparse.ArgumentParser(
+        description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database", type=Path, help="SQLite file to use (default: a fresh temporary file)")
     parser.add_argument(
         "--postgres",
@@ -228,16 +245,21 @@ def main() -> None:
         help="run on RabbitMQ at this URL (with --postgres; default: $KASTOR_DEMO_RABBITMQ_URL)",
     )
     arguments = parser.parse_args()
+    if hasattr(signal, "SIGPIPE"):
+        # `python demo/pokedex_demo.py | head` ends quietly, as Unix tools do, instead of every subscriber
+        # failing (and being retried) on a closed pipe.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if (arguments.postgres is None) != (arguments.rabbitmq is None):
         parser.error("--postgres and --rabbitmq go together (or set both KASTOR_DEMO_*_URL variables)")
     try:
         if arguments.postgres is not None:
             asyncio.run(run_production(arguments.postgres, arguments.rabbitmq))
         elif arguments.database is not None:
-            asyncio.run(run_embedded(arguments.database))
+            asyncio.run(run_embedded(arguments.database, shown_database=str(arguments.database)))
         else:
             with tempfile.TemporaryDirectory(prefix="kastor-demo-") as directory:
-                asyncio.run(run_embedded(Path(directory) / "pokedex.sqlite3"))
+                database = Path(directory) / "pokedex.sqlite3"
+                asyncio.run(run_embedded(database, shown_database="a temporary file, removed at the end"))
     except EventAlreadyExistsError as error:
         sys.exit(f"pokedex demo: {arguments.database} already holds the demo's events ({error}); use a new file")
     except KastorError as error:

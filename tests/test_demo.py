@@ -3,12 +3,14 @@
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.services import require_postgres, require_rabbitmq
 from tests.support import REPO
 
+BACKENDS_EMBEDDED = "pokedex demo on SQLite (a temporary file, removed at the end) with an in-memory bus and queue\n"
 EXPECTED = """\
 [app_message_bus] POKEMON_APPEARED pikachu-1 v1: Pikachu, level 5
 [pokemon_notifications_queue] POKEMON_APPEARED pikachu-1 v1
@@ -36,8 +38,30 @@ def run_demo(*arguments: str) -> subprocess.CompletedProcess[str]:
 def test_the_demo_prints_what_each_subscriber_received() -> None:
     completed = run_demo()
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout == EXPECTED
+    assert completed.stdout == BACKENDS_EMBEDDED + EXPECTED
     assert completed.stderr == ""
+
+
+def test_the_demo_names_the_sqlite_file_it_was_given(tmp_path: Path) -> None:
+    database = tmp_path / "pokedex.sqlite3"
+    completed = run_demo("--database", str(database))
+    assert completed.returncode == 0, completed.stderr
+    first_line, _, rest = completed.stdout.partition("\n")
+    assert first_line == f"pokedex demo on SQLite ({database}) with an in-memory bus and queue"
+    assert rest == EXPECTED
+
+
+def test_the_demo_help_says_what_it_does_in_whole_sentences() -> None:
+    completed = run_demo("--help")
+    assert completed.returncode == 0, completed.stderr
+    summary = completed.stdout.split("\n\n")[1]
+    assert " ".join(summary.split()) == (
+        "The pokedex demo: connected event stores of the generated `pokedex` package, on SQLite (the embedded "
+        "default) with an in-memory bus and queue."
+    )
+    # The rest of the docstring, how to run it on PostgreSQL and RabbitMQ included, follows the options.
+    assert "python demo/pokedex_demo.py --postgres" in completed.stdout
+    assert completed.stdout.rstrip().endswith("Each subscriber prints what it receives.")
 
 
 def test_the_demo_refuses_a_database_that_already_holds_its_events(tmp_path: Path) -> None:
@@ -45,7 +69,7 @@ def test_the_demo_refuses_a_database_that_already_holds_its_events(tmp_path: Pat
     assert run_demo("--database", str(database)).returncode == 0
     again = run_demo("--database", str(database))
     assert again.returncode == 1
-    assert again.stdout == ""
+    assert again.stdout == f"pokedex demo on SQLite ({database}) with an in-memory bus and queue\n"  # no event
     assert "already holds the demo's events" in again.stderr
     assert "Traceback" not in again.stderr
 
@@ -54,8 +78,14 @@ def test_the_demo_refuses_a_database_that_already_holds_its_events(tmp_path: Pat
 def test_the_demo_runs_on_postgresql_and_rabbitmq() -> None:
     completed = run_demo("--postgres", require_postgres(), "--rabbitmq", require_rabbitmq())
     assert completed.returncode == 0, completed.stderr
+    first_line, _, rest = completed.stdout.partition("\n")
+    # Which servers it ran on, without credentials (the URLs' users and passwords are left out).
+    postgres, rabbitmq = urlsplit(require_postgres()), urlsplit(require_rabbitmq())
+    assert first_line.startswith(f"pokedex demo on PostgreSQL ({postgres.hostname}:{postgres.port}{postgres.path}, ")
+    assert f"with RabbitMQ ({rabbitmq.hostname}:{rabbitmq.port}{rabbitmq.path}, " in first_line
+    assert rabbitmq.password is None or rabbitmq.password not in first_line
     # The broker delivers the bus and the queue independently: the same lines, maybe interleaved otherwise.
-    assert sorted(completed.stdout.splitlines()) == sorted(EXPECTED.splitlines())
+    assert sorted(rest.splitlines()) == sorted(EXPECTED.splitlines())
 
 
 def test_the_demo_wants_both_production_urls() -> None:
