@@ -15,8 +15,9 @@ import pytest
 
 #: How long the registry may take to answer the first question (npm's own timeout is five minutes, with retries).
 PROBE_SECONDS = 20
-#: How long the whole install may take once the registry has answered.
+#: How long the whole install may take once the registry has answered, and each of its requests.
 INSTALL_SECONDS = 300
+INSTALL_REQUEST_SECONDS = 60
 
 #: No audit or funding requests, no update check: only the package's own files are fetched. --ignore-scripts:
 #: nothing but the files is needed (a dependency of the AsyncAPI parser has a telemetry hook).
@@ -45,20 +46,21 @@ def install_npm_package(
 ) -> None:
     """Installs `package` (`name@version`) with npm into `modules` (which receives node_modules/), or skips.
 
-    The registry is asked about the package first, with npm's timeout set to `probe_seconds` and no retry:
-    a registry that does not answer (no network, a proxy that swallows requests) is a skip within that time,
-    instead of npm's five minutes per attempt.
+    The registry is pinged first, with npm's timeout set to `probe_seconds` and no retry: a registry that
+    does not answer (no network, a proxy that swallows requests) is a skip within that time, instead of
+    npm's five minutes per attempt.
     """
     how_to_run = (
         f"connect this machine to the npm registry (or set npm's `registry` to a mirror), or install it "
         f"yourself: `npm install --prefix {modules} {package}`; then run the test again"
     )
-    fetch_timeout = f"--fetch-timeout={int(probe_seconds * 1000)}"
-    probe = [npm, "view", package, "version", fetch_timeout, "--fetch-retries=0", "--no-update-notifier"]
-    _run_or_skip(
-        probe, environment, probe_seconds + 10, f"the npm registry did not answer about {package}; {how_to_run}"
-    )
-    install = [npm, "install", "--prefix", str(modules), *_QUIET, package]
+    # `npm ping` asks the registry itself: unlike a package's metadata, npm cannot answer it from its cache,
+    # which it falls back to, silently, after each failed request.
+    probe = [npm, "ping", f"--fetch-timeout={int(probe_seconds * 1000)}", "--fetch-retries=0", "--no-update-notifier"]
+    _run_or_skip(probe, environment, probe_seconds + 10, f"the npm registry did not answer `npm ping`; {how_to_run}")
+    # No retries: npm waits 10 s and more before each, for every one of the package's ~170 dependencies.
+    fetch_timeout = f"--fetch-timeout={INSTALL_REQUEST_SECONDS * 1000}"
+    install = [npm, "install", "--prefix", str(modules), *_QUIET, "--fetch-retries=0", fetch_timeout, package]
     _run_or_skip(install, environment, install_seconds, f"`npm install {package}` did not complete; {how_to_run}")
 
 
