@@ -756,7 +756,7 @@ def of(part: int | None, whole: int) -> str:
 
 
 def table(all_figures: list[Figures]) -> str:
-    rows = [
+    rows: list[tuple[str, Callable[[Figures], str]]] = [
         ("spec files / stores / events", lambda f: f"{f.spec_files} / {f.stores} / {f.events}"),
         ("examples real / drawn", lambda f: f"{f.examples_real} / {f.examples_drawn}"),
         ("cases (valid against the raw schema)", lambda f: str(f.cases)),
@@ -790,6 +790,7 @@ def table(all_figures: list[Figures]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measures the fidelity of Kastor on the real-world corpora.")
+    # `[]` among the choices: argparse checks the default of an empty `nargs="*"` against them too.
     parser.add_argument("corpus", nargs="*", choices=[*CORPUS_KEYS, []], help="default: every corpus")
     parser.add_argument("--no-typing", action="store_true", help="skip mypy and pyright (the slow part)")
     parser.add_argument("--json", type=Path, help="also write the figures, with samples of failures, here")
