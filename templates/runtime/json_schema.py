@@ -42,6 +42,7 @@ What it means, exactly:
   instead of exhausting the stack.
 """
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -101,7 +102,7 @@ def format_path(path: Path) -> str:
         elif _PLAIN_KEY.fullmatch(step):
             parts.append(f".{step}" if parts else step)
         else:
-            parts.append(f"[{_quote(step)}]")
+            parts.append(f"[{json.dumps(step, ensure_ascii=False)}]")
     return "".join(parts)
 
 
@@ -1113,7 +1114,7 @@ class _Compiler:
             if schema:
                 node.fast[json_type], node.checks[json_type] = (), ()
             else:
-                check = _Fails("no value is allowed here (the schema is false), not even {value}")
+                check = _Fails("{value} is not allowed: the schema here is false")
                 node.fast[json_type], node.checks[json_type] = (check.valid,), (check,)
 
     def _fill(self, node: _Node, schema: dict[str, Any], location: str, resource: _Resource) -> None:
@@ -1510,31 +1511,19 @@ class _Compiler:
     # after all nodes
 
     def finish(self) -> None:
-        for node in self.nodes:
+        for node in self._same_value_order():
             if node.alias is not None:
-                self._unalias(node)
+                node.fast, node.checks, node.alias = node.alias.fast, node.alias.checks, None
+            else:
+                _inline(node)
         for combinator in self.combinators:
             combinator.finish()
-        self._refuse_endless_cycles()
 
-    def _unalias(self, node: _Node) -> None:
-        chain = [node]
-        target = node.alias
-        while target is not None and target.alias is not None:
-            if target in chain:
-                raise SchemaCompileError(
-                    f"{node.location}: the $ref chain {' -> '.join(item.location for item in chain)} never reaches a "
-                    f"schema"
-                )
-            chain.append(target)
-            target = target.alias
-        assert target is not None
-        for item in chain:
-            item.fast, item.checks, item.alias = target.fast, target.checks, None
-            item.same_value.append(target)
-
-    def _refuse_endless_cycles(self) -> None:
+    def _same_value_order(self) -> list[_Node]:
+        """The nodes, each after those it applies to the same value; a cycle among them is an error (it
+        would apply to the same value forever)."""
         state: dict[int, int] = {}  # 1: on the current path, 2: done
+        order: list[_Node] = []
         for start in self.nodes:
             if id(start) in state:
                 continue
@@ -1545,10 +1534,8 @@ class _Compiler:
                 for successor in successors:
                     seen = state.get(id(successor))
                     if seen == 1:
-                        cycle = [item.location for item, _ in stack]
-                        cycle = (
-                            cycle[cycle.index(successor.location) :] if successor.location in cycle else cycle
-                        )
+                        path = [item for item, _ in stack]
+                        cycle = [item.location for item in path[path.index(successor) :]]
                         raise SchemaCompileError(
                             f"{successor.location}: the references {' -> '.join([*cycle, successor.location])} "
                             f"apply to the same value forever (they never descend into a property or an item)"
@@ -1559,7 +1546,35 @@ class _Compiler:
                         break
                 else:
                     state[id(current)] = 2
+                    order.append(current)
                     stack.pop()
+        return order
+
+
+def _inline(node: _Node) -> None:
+    """Puts the checks of `allOf` members, of a `$ref` beside other keywords and of a single `anyOf` or
+    `oneOf` member (all final by now) in the node's own: the same meaning, fewer calls (and stack frames)."""
+    for json_type, checks in node.checks.items():
+        if not any(_inlined(check) is not None for check in checks):
+            continue
+        kept: list[tuple[_Check, _Valid]] = []
+        for check, valid in zip(checks, node.fast[json_type], strict=True):
+            members = _inlined(check)
+            if members is None:
+                kept.append((check, valid))
+                continue
+            for member in members:
+                kept.extend(zip(member.checks[json_type], member.fast[json_type], strict=True))
+        node.checks[json_type] = tuple(check for check, _ in kept)
+        node.fast[json_type] = tuple(valid for _, valid in kept)
+
+
+def _inlined(check: _Check) -> "tuple[_Node, ...] | None":
+    if isinstance(check, _Ref):
+        return (check.node,)
+    if type(check) is _AllOf or (isinstance(check, _AnyOf | _OneOf) and len(check.nodes) == 1):
+        return check.nodes
+    return None
 
 
 def _subschemas(schema: dict[str, Any], where: str) -> Iterator[tuple[object, str]]:
