@@ -341,6 +341,25 @@ def test_non_json_values_are_invalid() -> None:
     assert not validator.is_valid((1, 2))
     assert validator.problems({1, 2}) == [Problem((), "a Python set is not a JSON value")]
     assert compile_schema({"type": "string"}).is_valid(type("Text", (str,), {})("x"))
+    assert compile_schema({"uniqueItems": True}).problems([{1}, [{2}]]) == []
+    assert compile_schema({"items": {"uniqueItems": True}}).problems([[set()]]) == []
+
+
+def test_odd_values_in_messages() -> None:
+    huge = 10**6000
+    assert compile_schema({"type": "string"}).problems(huge) == [
+        Problem((), "<an integer of many digits> is not of type string")
+    ]
+    assert compile_schema({"maximum": 1}).problems(2.5) == [Problem((), "2.5 is not at most 1 (maximum)")]
+    assert compile_schema({"type": "null"}).problems({"a": [1, {"b": [[2]]}]}) == [
+        Problem((), "{'a': [1, {'b': […]}]} is not of type null")
+    ]
+
+
+def test_if_without_then_or_else_never_applies() -> None:
+    assert valid({"if": {"$ref": "#"}}, 1)
+    assert valid({"if": False, "then": False}, 1)
+    assert not valid({"if": True, "then": False}, 1)
 
 
 # --- problems(): paths and wording ---------------------------------------------------------------------

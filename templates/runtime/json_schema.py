@@ -14,7 +14,7 @@ What it means, exactly:
 - Instances are JSON values as `json.loads` gives them: dict (str keys), list, str, int, float, bool, None.
   A bool is not a number; an int is a number; a float with an integral value (1.0) is an integer. `enum`,
   `const` and `uniqueItems` compare as JSON values: `1` equals `1.0`, never `true`; arrays and objects deeply.
-  Any other Python value is not JSON and is invalid.
+  Any other Python value, where the schema looks at it, is not JSON and is invalid.
 - `multipleOf` is exact for integers; for a float it compares the decimal numbers that the floats are written
   as (their shortest repr), so 0.3 is a multiple of 0.1, as a reader of the JSON means.
 - `maxLength`/`minLength` count Unicode code points. `pattern` and `patternProperties` are ECMA-262 regular
@@ -37,9 +37,11 @@ What it means, exactly:
   `$dynamicRef`) are a `SchemaCompileError`, never silently ignored.
 - A keyword whose value is malformed (`type: 5`, `required: "a"`, `minLength: -1`, an invalid pattern) is a
   `SchemaCompileError` naming the keyword and where it stands.
-- Hostile instances: under a recursive schema (or one with `uniqueItems`), an instance nested deeper than
-  `MAX_DEPTH` arrays and objects is invalid, with the problem "nested deeper than 200 arrays and objects",
-  instead of exhausting the stack.
+- Hostile instances never raise RecursionError. Under a recursive schema (or one with `uniqueItems`), an
+  instance nested deeper than `MAX_DEPTH` arrays and objects is invalid, with the problem "nested deeper than
+  200 arrays and objects" (a schema that does not recurse never walks deeper than itself). Should the stack
+  still run out first (a recursion through many combinators per level, or a caller deep in its own stack),
+  the instance is invalid with the problem "nested too deeply to validate".
 """
 
 import json
@@ -198,7 +200,10 @@ def _render(value: object, depth: int) -> str:
     if value is None:
         return "null"
     if isinstance(value, int | float):
-        return repr(value)
+        try:
+            return repr(value)
+        except ValueError:  # an int of more digits than Python converts to text
+            return "<an integer of many digits>"
     if isinstance(value, str):
         return repr(value)
     if _is_list(value):
@@ -261,6 +266,7 @@ def _json_equal(left: object, right: object) -> bool:
 _BOOLEAN: Final = object()
 _ARRAY: Final = object()
 _OBJECT: Final = object()
+_OTHER: Final = object()
 
 
 def _freeze(value: object) -> object:
@@ -274,7 +280,7 @@ def _freeze(value: object) -> object:
     if kind is dict:
         members = cast("dict[str, Any]", value)
         return (_OBJECT, frozenset((key, _freeze(item)) for key, item in members.items()))
-    return value
+    return value if kind is not None else (_OTHER, id(value))
 
 
 def _deeper_than(value: object, limit: int) -> bool:
@@ -734,10 +740,7 @@ class _UniqueItems(_Check):
     def valid(value: list[Any]) -> bool:
         if len(value) < 2:
             return True
-        try:
-            return len(set(map(_freeze, value))) == len(value)
-        except TypeError:  # pragma: no cover - only for values that are not JSON
-            return False
+        return len(set(map(_freeze, value))) == len(value)
 
     def collect(self, value: list[Any], path: Path, sink: _Sink) -> None:
         seen: dict[object, int] = {}
@@ -1420,8 +1423,8 @@ class _Compiler:
             condition = self.node(schema["if"], f"{at}if", resource)
             then = self.node(schema["then"], f"{at}then", resource) if "then" in schema else None
             orelse = self.node(schema["else"], f"{at}else", resource) if "else" in schema else None
-            node.same_value.extend(branch for branch in (condition, then, orelse) if branch is not None)
             if then is not None or orelse is not None:
+                node.same_value.extend(branch for branch in (condition, then, orelse) if branch is not None)
                 conditional = _IfThenElse(condition, then, orelse)
                 checks.append((conditional, conditional.valid))
         else:
