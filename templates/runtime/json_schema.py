@@ -61,6 +61,7 @@ __all__ = [
     "SchemaCompileError",
     "SchemaValidator",
     "compile_schema",
+    "format_path",
 ]
 
 JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None
@@ -150,7 +151,7 @@ def compile_schema(
     schema: JsonValue, *, definitions: Mapping[str, JsonValue] | None = None
 ) -> SchemaValidator:
     """Compiles `schema` once; `definitions` are the shared schemas that `#/definitions/<Name>` also finds."""
-    compiler = _Compiler(schema, definitions or {})
+    compiler = _Compiler(definitions or {})
     try:
         root = compiler.node(schema, "#", _Resource(schema, "#", True))
         compiler.finish()
@@ -1072,9 +1073,10 @@ def _is_number(value: object) -> bool:
 
 
 class _Compiler:
-    def __init__(self, root: object, definitions: Mapping[str, JsonValue]) -> None:
-        self.root = root
+    def __init__(self, definitions: Mapping[str, JsonValue]) -> None:
         self.definitions = definitions
+        #: Stands for the `definitions` of a root that has none (kept alive: nodes are memoized by id).
+        self.no_definitions: dict[str, Any] = {}
         self.memo: dict[tuple[int, int], _Node] = {}
         self.nodes: list[_Node] = []
         self.combinators: list[_AllOf] = []
@@ -1459,7 +1461,7 @@ class _Compiler:
         for position, token in enumerate(tokens):
             shared = resource.is_document and tokens[0] == "definitions"
             if shared and position == 0 and _is_dict(target) and "definitions" not in target:
-                target = {}  # no definitions of its own: only the shared ones
+                target = self.no_definitions  # no definitions of its own: only the shared ones
             elif (
                 shared
                 and position == 1
