@@ -19,7 +19,8 @@ import yaml
 from .command_support import EXIT_OK, Commands, UsageError, add_spec_arguments, resolve
 from .ir import ChannelModel, EventModel, PackageModel, StoreModel
 from .pipeline import LoadedPackage, load_packages
-from .validation import DEFINITION_REF_PREFIX, SpecDocument
+from .spec_model import DEFINITION_REF_PREFIX
+from .validation import SpecDocument
 
 ASYNCAPI_VERSION = "3.0.0"
 DEFAULT_DOCUMENT_VERSION = "1.0.0"
@@ -333,12 +334,13 @@ def _with_aggregate_fields(schema: JsonObject) -> JsonObject:
 
 
 def _event_schema(store: StoreModel, event: EventModel, texts: SpecTexts) -> JsonObject:
-    """An event as its store's codec writes it: every field, always (events forbid any other)."""
+    """An event as its store's codec writes it (events forbid any other field): metadata only when it was
+    given, which it must be when its schema requires properties; a timestamp once the event is pushed."""
     properties: JsonObject = {
         "aggregate_id": {"type": "string"},
         "version": {"type": "integer", "minimum": 1},
         "type": {"type": "string", "const": event.event_type},
-        # Set by the store when it pushes the event; null only for an event never pushed.
+        # Set by the store when it pushes the event; absent (or null) only for an event never pushed.
         "timestamp": {"type": ["string", "null"], "format": "date-time"},
     }
     if event.payload_class is not None:
@@ -352,7 +354,9 @@ def _event_schema(store: StoreModel, event: EventModel, texts: SpecTexts) -> Jso
         "type": "object",
         "description": description,
         "properties": properties,
-        "required": list(properties),
+        "required": [
+            name for name in properties if name != "timestamp" and (name != "metadata" or store.metadata_required)
+        ],
         "additionalProperties": False,
     }
 

@@ -123,4 +123,7 @@ def print_diagnostics(error: SpecError, summary_suffix: str, *, label: str | Non
     for diagnostic in error.diagnostics:
         print(diagnostic, file=sys.stderr)
     prefix = "kastor: " if label is None else f"kastor: {label}: "
-    print(f"{prefix}{plural(len(error.diagnostics), 'problem')} found{summary_suffix}", file=sys.stderr)
+    problems = [diagnostic for diagnostic in error.diagnostics if not diagnostic.warning]
+    warnings = len(error.diagnostics) - len(problems)
+    also = f" (and {plural(warnings, 'warning')})" if warnings else ""
+    print(f"{prefix}{plural(len(problems), 'problem')}{also} found{summary_suffix}", file=sys.stderr)

@@ -19,10 +19,12 @@ class SourcePosition:
 class Diagnostic:
     position: SourcePosition
     message: str
+    #: A warning says something the spec may not mean, but the spec is valid and generates.
+    warning: bool = False
 
     def __str__(self) -> str:
         # One line, whatever the names it quotes hold: unprintable characters (line breaks above all) are escaped.
-        line = f"{self.position}: {self.message}"
+        line = f"{self.position}: {'warning: ' if self.warning else ''}{self.message}"
         return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in line)
 
 

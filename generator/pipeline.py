@@ -1,5 +1,7 @@
 """The generator's stages, end to end: load → validate → intermediate model → render → format."""
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +39,18 @@ class LoadedPackage:
     documents: list[SpecDocument]
 
 
-def load_packages(sources: list[SpecSource]) -> list[LoadedPackage]:
-    """Validates every spec and builds the model of each package; raises `SpecError` with all problems."""
+def print_warning(diagnostic: Diagnostic) -> None:
+    print(diagnostic, file=sys.stderr)
+
+
+def load_packages(
+    sources: list[SpecSource], *, warn: Callable[[Diagnostic], None] = print_warning
+) -> list[LoadedPackage]:
+    """Validates every spec and builds the model of each package; raises `SpecError` with all problems.
+
+    Warnings (keys JSON Schema ignores that look like a misspelt keyword, say) go to `warn` once the specs are
+    known to be valid; with errors, they are reported among them.
+    """
     diagnostics: list[Diagnostic] = []
     documents: list[tuple[SpecSource, SpecDocument]] = []
     for source in sources:
@@ -64,14 +76,16 @@ def load_packages(sources: list[SpecSource]) -> list[LoadedPackage]:
             first = package.documents[0]
             problems.append(Diagnostic(first.value("package"), f"package '{name}' declares no event store"))
         diagnostics.extend(problems)
-        if problems:
+        if any(not problem.warning for problem in problems):
             continue
         model, problems = build_package(package, [source.header_path for source, _ in members])
         diagnostics.extend(problems)
         if model is not None:
             packages.append(LoadedPackage(model, [source for source, _ in members], package.documents))
-    if diagnostics:
+    if any(not diagnostic.warning for diagnostic in diagnostics):
         raise SpecError(diagnostics)
+    for diagnostic in sorted(set(diagnostics)):
+        warn(diagnostic)
     return packages
 
 

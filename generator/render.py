@@ -11,6 +11,7 @@ from .template_files import RUNTIME, TEMPLATES, public_names
 
 _MODULE_TEMPLATES = {
     "events.py": "events.py.jinja",
+    "schemas.py": "schemas.py.jinja",
     "reducers.py": "reducers.py.jinja",
     "stores.py": "stores.py.jinja",
     "messages.py": "messages.py.jinja",
@@ -49,7 +50,7 @@ def render_package(package: PackageModel) -> dict[str, str]:
         path: environment.get_template(template).render(package=package, root=root)
         for path, template in _MODULE_TEMPLATES.items()
     }
-    files["models.py"] = render_models(package)
+    files["models.py"] = render_models(package, environment.get_template("models.py.jinja"))
     files["py.typed"] = ""
     files.update(runtime_files)
     return files

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import markdown
-from .validation import DEFINITION_REF_PREFIX
+from .spec_model import DEFINITION_REF_PREFIX
 
 Schema = dict[str, Any]
 

@@ -138,7 +138,7 @@ def _default_problems(
         )
     # Arrays and maps of plain values are checked item by item; objects with properties make models,
     # whose defaults are an error of their own (see `validation`).
-    if isinstance(value, list) and schema.items is not None:
+    if isinstance(value, list) and isinstance(schema.items, JsonSchema):
         for index, item in enumerate(value):
             problems.extend(_default_problems(schema.items, "default item", item, (*json_path, index), words))
     if isinstance(value, dict) and isinstance(schema.additionalProperties, JsonSchema):

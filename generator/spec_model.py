@@ -6,38 +6,52 @@ in `validation`, where every problem can be reported with the position of what i
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SchemaType = Literal["string", "integer", "number", "boolean", "object", "array", "null"]
+#: How a schema names one of the spec's definitions: `$ref: "#/definitions/<Name>"`.
+DEFINITION_REF_PREFIX = "#/definitions/"
 
-#: Formats whose Python type needs nothing beyond pydantic.
-SchemaFormat = Literal["date", "date-time", "duration", "time", "uri", "uuid"]
-SUPPORTED_FORMATS: tuple[str, ...] = get_args(SchemaFormat)
+SchemaType = Literal["string", "integer", "number", "boolean", "object", "array", "null"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
 
 
-class JsonSchema(_Strict):
-    """The subset of JSON Schema (draft 7) that payloads, metadata, aggregates and definitions may use."""
+class JsonSchema(BaseModel):
+    """A JSON Schema (draft 7, with the common keywords of 2019-09 and 2020-12) of payloads, metadata,
+    aggregates and definitions.
+
+    The keywords Kastor reads are typed here, so that a malformed one is a located error; any other key
+    (annotations such as `readOnly`, vendor keys such as `x-order` or `tsAdditionalProperties`) is kept
+    and ignored, as JSON Schema says. `format` is an annotation: any name is accepted, none is asserted.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, strict=True)
 
     ref: str | None = Field(None, alias="$ref", description='A shared definition: "#/definitions/Name".')
     type: SchemaType | list[SchemaType] | None = None
     title: str | None = None
     description: str | None = None
     default: Any = None
-    examples: list[Any] | None = None
+    examples: Any = None
     deprecated: bool | None = None
-    enum: list[str | int | float | bool | None] | None = Field(None, min_length=1)
-    const: str | int | float | bool | None = None
-    format: SchemaFormat | None = None
-    properties: dict[str, JsonSchema] | None = None
+    enum: list[Any] | None = Field(None, min_length=1)
+    const: Any = None
+    format: str | None = None
+    properties: dict[str, JsonSchema | bool] | None = None
+    patternProperties: dict[str, JsonSchema | bool] | None = None
     required: list[str] | None = None
     additionalProperties: bool | JsonSchema | None = None
-    items: JsonSchema | None = None
+    propertyNames: JsonSchema | bool | None = None
+    minProperties: int | None = Field(None, ge=0)
+    maxProperties: int | None = Field(None, ge=0)
+    dependencies: dict[str, list[str] | JsonSchema | bool] | None = None
+    items: JsonSchema | bool | list[JsonSchema | bool] | None = None
+    additionalItems: JsonSchema | bool | None = None
+    contains: JsonSchema | bool | None = None
     minItems: int | None = Field(None, ge=0)
     maxItems: int | None = Field(None, ge=0)
     uniqueItems: bool | None = None
@@ -46,12 +60,16 @@ class JsonSchema(_Strict):
     pattern: str | None = None
     minimum: int | float | None = None
     maximum: int | float | None = None
-    exclusiveMinimum: int | float | None = None
-    exclusiveMaximum: int | float | None = None
+    exclusiveMinimum: int | float | bool | None = None
+    exclusiveMaximum: int | float | bool | None = None
     multipleOf: int | float | None = Field(None, gt=0)
-    anyOf: list[JsonSchema] | None = Field(None, min_length=1)
-    oneOf: list[JsonSchema] | None = Field(None, min_length=1)
-    allOf: list[JsonSchema] | None = Field(None, min_length=1)
+    anyOf: list[JsonSchema | bool] | None = Field(None, min_length=1)
+    oneOf: list[JsonSchema | bool] | None = Field(None, min_length=1)
+    allOf: list[JsonSchema | bool] | None = Field(None, min_length=1)
+    not_: JsonSchema | bool | None = Field(None, alias="not")
+    if_: JsonSchema | bool | None = Field(None, alias="if")
+    then: JsonSchema | bool | None = None
+    else_: JsonSchema | bool | None = Field(None, alias="else")
 
 
 class AggregateSpec(_Strict):

@@ -1,10 +1,13 @@
 """Where the templates and the runtime sources are, and what the runtime exports (read, never imported)."""
 
 import ast
+import importlib.util
+import sys
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from types import ModuleType
 
 
 def _templates_root() -> Traversable:
@@ -53,3 +56,17 @@ def runtime_string_constant(module: str, name: str) -> str:
             if isinstance(value, str):
                 return value
     raise RuntimeError(f"the runtime's {module} has no string constant {name}")
+
+
+@cache
+def runtime_json_schema() -> ModuleType:
+    """The runtime's JSON Schema validator (stdlib only), loaded from its source so that the generator can
+    refuse, before anything is written, a schema the runtime could not check."""
+    spec = importlib.util.spec_from_file_location("kastor_runtime_json_schema", str(RUNTIME / "json_schema.py"))
+    if spec is None or spec.loader is None:
+        raise RuntimeError("the runtime's json_schema.py cannot be loaded")
+    module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: its dataclasses look their module up by name.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

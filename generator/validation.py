@@ -4,6 +4,7 @@ Every problem becomes a `Diagnostic` at the position of what it is about; nothin
 """
 
 import difflib
+import functools
 import keyword
 import math
 import re
@@ -17,9 +18,11 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from . import naming
+from .all_of import typed_view
 from .diagnostics import Diagnostic, SourcePosition
 from .schema_values import value_problems
 from .spec_model import (
+    DEFINITION_REF_PREFIX,
     AggregateSpec,
     ChannelSpec,
     ConnectionSpec,
@@ -28,12 +31,12 @@ from .spec_model import (
     JsonSchema,
     SpecFile,
 )
+from .template_files import runtime_json_schema
 from .yaml_source import JsonPath, LoadedFile, SourceMap
 
 _SCHEMA_SECTIONS = frozenset({"schema", "metadata", "payload"})
 _UNION_ONLY_ERRORS = frozenset({"list_type", "dict_type", "model_type", "model_attributes_type"})
 _IMPLICIT_AGGREGATE_FIELDS = ("aggregate_id", "version")
-DEFINITION_REF_PREFIX = "#/definitions/"
 _SIZE_KEYWORDS = ("minLength", "maxLength", "minItems", "maxItems")
 _NUMBER_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 #: The largest length pydantic's validators take (a 64-bit size).
@@ -180,9 +183,19 @@ class _PackageChecker:
     def __init__(self, package: PackageSpec) -> None:
         self.package = package
         self.diagnostics: list[Diagnostic] = []
+        #: The schemas to compile as the runtime will, once everything else is checked.
+        self.compile_checks: list[tuple[SpecDocument, JsonSchema, JsonPath]] = []
         self.stores: dict[str, tuple[SpecDocument, EventStoreSpec]] = {}
         self.channels: dict[str, tuple[SpecDocument, ChannelSpec]] = {}
         self.definitions: dict[str, tuple[SpecDocument, JsonSchema]] = {}
+
+    @functools.cached_property
+    def definition_dicts(self) -> dict[str, dict[str, Any]]:
+        """The definitions as JSON, for what reads them as JSON Schema does (once all are collected)."""
+        return {name: _dumped(definition) for name, (_, definition) in self.definitions.items()}
+
+    def warn(self, position: SourcePosition, message: str) -> None:
+        self.diagnostics.append(Diagnostic(position, message, warning=True))
 
     def error(self, position: SourcePosition, message: str) -> None:
         self.diagnostics.append(Diagnostic(position, message))
@@ -196,6 +209,10 @@ class _PackageChecker:
             self.check_channels(document)
             self.check_connections(document)
             self.check_schemas(document)
+        # Last, and only for otherwise valid specs: the checks above say more precisely what is wrong.
+        if not any(not diagnostic.warning for diagnostic in self.diagnostics):
+            for document, schema, json_path in self.compile_checks:
+                self.check_compiles(document, schema, json_path)
 
     def check_package_name(self, document: SpecDocument) -> None:
         name = document.spec.package
@@ -343,6 +360,7 @@ class _PackageChecker:
         for name, schema in document.spec.definitions.items():
             self.check_pascal(document.key("definitions", name), "definition name", name)
             self.check_schema(document, schema, ("definitions", name))
+            self.compile_checks.append((document, schema, ("definitions", name)))
         for store_id, store in document.spec.event_stores.items():
             base: JsonPath = ("event_stores", store_id)
             self.check_object_schema(
@@ -356,14 +374,26 @@ class _PackageChecker:
                         document, event.payload, (*base, "events", event_type, "payload"), "payload"
                     )
 
+    def check_compiles(self, document: SpecDocument, schema: JsonSchema, json_path: JsonPath) -> None:
+        """The runtime must be able to check events against the schema: what it cannot (a remote `$ref`,
+        `unevaluatedProperties`, a pattern Python cannot read...) is refused here, before anything is written."""
+        validator = runtime_json_schema()
+        try:
+            validator.compile_schema(_dumped(schema), definitions=self.definition_dicts)
+        except validator.SchemaCompileError as error:
+            self.error(document.file.source_map.value(json_path), f"the runtime cannot check this schema: {error}")
+        except (ValueError, ArithmeticError, RecursionError) as error:  # hostile values: said, never raised
+            self.error(document.file.source_map.value(json_path), f"the runtime cannot check this schema: {error}")
+
     def check_object_schema(self, document: SpecDocument, schema: JsonSchema, json_path: JsonPath, label: str) -> None:
-        if schema.type != "object":
+        if not self.describes_objects(_dumped(schema), frozenset()):
             found = f"type {schema.type!r}" if schema.type else "no type"
             self.error(
                 document.file.source_map.value(json_path),
                 f"{label} must be an object schema ('type: object' with its 'properties'), got {found}",
             )
         self.check_schema(document, schema, json_path)
+        self.compile_checks.append((document, schema, json_path))
 
     def check_schema(self, document: SpecDocument, schema: JsonSchema, json_path: JsonPath) -> None:
         source_map = document.file.source_map
@@ -382,6 +412,13 @@ class _PackageChecker:
                         f"$ref '{sub_schema.ref}' names no definition{self.hint(target, self.definitions)}",
                     )
             self.check_constraints(source_map, sub_schema, sub_path)
+            for key in sub_schema.model_extra or {}:
+                misspelt = _misspelt_keyword(key)
+                if misspelt is not None:
+                    self.warn(
+                        source_map.key((*sub_path, key)),
+                        f"unknown keyword '{key}' is ignored, as JSON Schema says (did you mean '{misspelt}'?)",
+                    )
             for problem in value_problems(sub_schema, sub_path, source_map.boolean_words):
                 self.error(source_map.value(problem.json_path), problem.message)
             if self.default_holds_model(sub_schema, sub_schema.default, frozenset()):
@@ -399,11 +436,15 @@ class _PackageChecker:
                         source_map.key((*sub_path, "properties", name)),
                         f"property name '{name}' reads as '{normalized}' in Python (NFKC): write '{normalized}'",
                     )
-            for index, required in enumerate(sub_schema.required or ()):
+            # JSON Schema lets `required` name a property declared elsewhere (another allOf branch, say):
+            # only where no undeclared property may stand is it a mistake, one no value can satisfy.
+            closed = sub_schema.additionalProperties is False
+            for index, required in enumerate(sub_schema.required or () if closed else ()):
                 if required not in (sub_schema.properties or {}):
                     self.error(
                         source_map.value((*sub_path, "required", index)),
-                        f"required property '{required}' is not declared in 'properties'",
+                        f"required property '{required}' is not declared in 'properties', and "
+                        "'additionalProperties: false' allows no other: no value can have it",
                     )
 
     def check_constraints(self, source_map: SourceMap, schema: JsonSchema, json_path: JsonPath) -> None:
@@ -437,10 +478,32 @@ class _PackageChecker:
             if problem is not None:
                 self.error(source_map.value((*json_path, key)), f"'{key}' {problem}")
 
+    def describes_objects(self, schema: Any, refs_seen: frozenset[str]) -> bool:
+        """Whether every value of the schema is an object: `type: object`, or a `$ref`, `allOf`, `anyOf` or
+        `oneOf` whose every way leads to object schemas (a payload model, or a union of them)."""
+        if not isinstance(schema, dict):
+            return False
+        definitions = self.definition_dicts
+        view = typed_view(schema, definitions)
+        if view.get("type") == "object":
+            return True
+        ref = view.get("$ref")
+        if isinstance(ref, str) and ref.startswith(DEFINITION_REF_PREFIX):
+            target = ref.removeprefix(DEFINITION_REF_PREFIX)
+            return (
+                target in definitions
+                and target not in refs_seen
+                and self.describes_objects(definitions[target], refs_seen | {target})
+            )
+        members = view.get("anyOf") or view.get("oneOf")
+        if isinstance(members, list) and members:
+            return all(self.describes_objects(member, refs_seen) for member in members)
+        return False
+
     def default_holds_model(self, schema: JsonSchema, value: Any, refs_seen: frozenset[str]) -> bool:
         """Whether `value` puts a JSON object where `schema` becomes a generated model class.
 
-        datamodel-code-generator writes such a default as a dict literal, which pydantic converts at run
+        Such a default would be written as a dict literal, which pydantic converts at run
         time but mypy rejects against the model's type.
         """
         if value is None:
@@ -456,10 +519,13 @@ class _PackageChecker:
             if isinstance(schema.additionalProperties, JsonSchema):
                 additional = schema.additionalProperties
                 return any(self.default_holds_model(additional, item, frozenset()) for item in value.values())
-        if isinstance(value, list) and schema.items is not None:
-            return any(self.default_holds_model(schema.items, item, frozenset()) for item in value)
+        if isinstance(value, list) and isinstance(schema.items, JsonSchema):
+            items = schema.items
+            return any(self.default_holds_model(items, item, frozenset()) for item in value)
         members = [*(schema.anyOf or ()), *(schema.oneOf or ()), *(schema.allOf or ())]
-        return any(self.default_holds_model(member, value, refs_seen) for member in members)
+        return any(
+            self.default_holds_model(member, value, refs_seen) for member in members if isinstance(member, JsonSchema)
+        )
 
     @staticmethod
     def hint(name: str, known: dict[str, Any]) -> str:
@@ -467,14 +533,83 @@ class _PackageChecker:
         return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _walk_schema(schema: JsonSchema, json_path: JsonPath) -> Iterator[tuple[JsonSchema, JsonPath]]:
+def _walk_schema(schema: JsonSchema | bool, json_path: JsonPath) -> Iterator[tuple[JsonSchema, JsonPath]]:
+    """Every (sub-)schema with its path, through each keyword whose value is a schema (boolean ones left out)."""
+    if not isinstance(schema, JsonSchema):
+        return
     yield schema, json_path
-    for name, sub_schema in (schema.properties or {}).items():
-        yield from _walk_schema(sub_schema, (*json_path, "properties", name))
-    if schema.items is not None:
+    for keyword_name in ("properties", "patternProperties", "dependencies"):
+        for name, sub_schema in (getattr(schema, keyword_name) or {}).items():
+            if not isinstance(sub_schema, list):
+                yield from _walk_schema(sub_schema, (*json_path, keyword_name, name))
+    if isinstance(schema.items, list):
+        for index, item in enumerate(schema.items):
+            yield from _walk_schema(item, (*json_path, "items", index))
+    elif schema.items is not None:
         yield from _walk_schema(schema.items, (*json_path, "items"))
-    if isinstance(schema.additionalProperties, JsonSchema):
-        yield from _walk_schema(schema.additionalProperties, (*json_path, "additionalProperties"))
+    for keyword_name, alias in _SINGLE_SCHEMA_KEYWORDS:
+        sub_schema = getattr(schema, keyword_name)
+        if sub_schema is not None:
+            yield from _walk_schema(sub_schema, (*json_path, alias))
     for combinator, members in (("anyOf", schema.anyOf), ("oneOf", schema.oneOf), ("allOf", schema.allOf)):
         for index, member in enumerate(members or ()):
             yield from _walk_schema(member, (*json_path, combinator, index))
+
+
+#: Every keyword of JSON Schema's drafts 7 to 2020-12: an unknown key close to one is likely misspelt.
+SCHEMA_KEYWORDS = (
+    *("$ref", "$schema", "$id", "$comment", "$defs", "$anchor", "definitions", "type", "enum", "const"),
+    *("title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "format"),
+    *("properties", "patternProperties", "additionalProperties", "required", "propertyNames"),
+    *("minProperties", "maxProperties", "dependencies", "dependentRequired", "dependentSchemas"),
+    *("items", "prefixItems", "additionalItems", "contains", "minContains", "maxContains"),
+    *("minItems", "maxItems", "uniqueItems", "minLength", "maxLength", "pattern"),
+    *("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"),
+    *("anyOf", "oneOf", "allOf", "not", "if", "then", "else", "contentMediaType", "contentEncoding"),
+)
+
+
+def _misspelt_keyword(key: str) -> str | None:
+    """The keyword an unknown key looks like a typo of (one or two letters off), if any. A key that holds a
+    keyword whole (`tsAdditionalProperties`, `x-required`) is a vendor's own, not a typo."""
+    if key in SCHEMA_KEYWORDS:
+        return None
+    distances = [
+        (_edit_distance(key.lower(), keyword_name.lower()), keyword_name)
+        for keyword_name in SCHEMA_KEYWORDS
+        if keyword_name.lower() not in key.lower() or len(keyword_name) == len(key)
+    ]
+    distance, closest = min(distances)
+    return closest if distance <= min(2, len(closest) // 4) else None
+
+
+def _edit_distance(first: str, second: str) -> int:
+    if abs(len(first) - len(second)) > 2:
+        return 3  # more than any typo it looks for
+    previous = list(range(len(second) + 1))
+    for row, first_char in enumerate(first, start=1):
+        current = [row]
+        for column, second_char in enumerate(second, start=1):
+            current.append(
+                min(previous[column] + 1, current[-1] + 1, previous[column - 1] + (first_char != second_char))
+            )
+        previous = current
+    return previous[-1]
+
+
+#: The keywords whose value is one schema: (attribute, JSON key).
+_SINGLE_SCHEMA_KEYWORDS = (
+    ("additionalProperties", "additionalProperties"),
+    ("propertyNames", "propertyNames"),
+    ("additionalItems", "additionalItems"),
+    ("contains", "contains"),
+    ("not_", "not"),
+    ("if_", "if"),
+    ("then", "then"),
+    ("else_", "else"),
+)
+
+
+def _dumped(schema: JsonSchema) -> dict[str, Any]:
+    dumped: dict[str, Any] = schema.model_dump(by_alias=True, exclude_unset=True)
+    return dumped

@@ -68,7 +68,8 @@ def appeared(
         version=version,
         timestamp=timestamp,
         payload=PokemonAppearedPayload(name=name, level=level, pokemon_type="electric"),
-        metadata=PokemonsMetadata(correlation_id=correlation_id),
+        # An absent correlation id is left out: the metadata schema makes it optional, not nullable.
+        metadata=PokemonsMetadata() if correlation_id is None else PokemonsMetadata(correlation_id=correlation_id),
     )
 
 

@@ -10,7 +10,6 @@ import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -270,7 +269,7 @@ def pokedex_bodies() -> list[dict[str, Any]]:
 
 def bookshop_bodies() -> list[dict[str, Any]]:
     """Bodies with nested objects, arrays, uuids, date-times, enums and nullable or defaulted fields."""
-    metadata = OrdersMetadata(correlation_id=UUID(int=7), actor="customer")
+    metadata = OrdersMetadata(correlation_id=str(UUID(int=7)), actor="customer")
     line = OrderLine(isbn="9780000000002", unit_price=Money(amount_cents=1250, currency="EUR"))
     address = OrderPlacedPayloadDeliveryAddress(
         name="Ada", street="1 Rue", city="Paris", postal_code="75001", country="FR"
@@ -280,7 +279,7 @@ def bookshop_bodies() -> list[dict[str, Any]]:
         version=1,
         timestamp=T0,
         metadata=metadata,
-        payload=OrderPlacedPayload(customer_id=UUID(int=1), lines=[line], delivery_address=address),
+        payload=OrderPlacedPayload(customer_id=str(UUID(int=1)), lines=[line], delivery_address=address),
     )
     parcel = OrderShippedPayloadParcelsItem(weight_grams=300, isbns=["9780000000002"])
     shipped = OrderShipped(
@@ -295,7 +294,7 @@ def bookshop_bodies() -> list[dict[str, Any]]:
         version=2,
         timestamp=T0,
         metadata=metadata,
-        payload=OrderPaidPayload(total=line.unit_price, paid_at=T0, payment_reference="pay-1"),
+        payload=OrderPaidPayload(total=line.unit_price, paid_at=T0.isoformat(), payment_reference="pay-1"),
     )
     cancelled = OrderCancelled(
         aggregate_id="order-1", version=3, metadata=metadata, payload=OrderCancelledPayload(reason="out_of_stock")
@@ -303,10 +302,10 @@ def bookshop_bodies() -> list[dict[str, Any]]:
     order = Order(
         aggregate_id="order-1",
         version=1,
-        customer_id=UUID(int=1),
+        customer_id=str(UUID(int=1)),
         lines=[line],
         status="placed",
-        paid_at=datetime(2024, 5, 1, tzinfo=UTC),
+        paid_at="2024-05-01T00:00:00Z",
     )
     events = (placed, paid, shipped, cancelled)
     messages: list[Any] = [BookshopNotification("orders", event) for event in events]

@@ -5,7 +5,6 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -103,7 +102,7 @@ def test_the_generated_packages_import_and_work(
         stored = {"aggregate_id": "a-1", "version": 1, "type": event_type(index), "payload": payload}
         event = codec.from_dict({**stored, "metadata": {"actor": "staff"}})
         assert codec.from_json(codec.to_json(event)) == event
-    assert isinstance(event.payload.occurred_at, datetime) and event.payload.occurred_at.tzinfo is not None
+    assert event.payload.occurred_at == "2024-05-01T10:00:00Z"  # a date-time is kept as the text it was given
     assert event.payload.location.coordinates.lat == 45.75
 
 

@@ -34,19 +34,34 @@ postgres_schema_fixture = postgres_schema  # (URL, schema): a fresh schema, drop
 
 # -- what fails today, and why (issue 14) -------------------------------------------------------------------
 
-NOT_GENERATED = "the package does not generate today: kastor validate reports {} problems on the raw specs"
-#: What `kastor validate` reports today on each corpus's raw specs (see the module docstring of corpus_support).
-VALIDATE_TODAY = {"octokit_webhooks": 469, "shopify_webhooks": 399, "asyncapi_examples": 41}
+NOT_GENERATED = (
+    "the package does not generate: its raw specs hold their own real mistakes (REAL_MISTAKES below), which "
+    "kastor validate rightly refuses; generating it needs those mistakes mended in a copy (not done yet)"
+)
 CHECKS = (
     *("validate", "generate", "round trip", "schema-valid", "refused"),
     *("in_memory", "sqlite", "postgres", "message codec", "mypy", "pyright"),
 )
+#: What Shopify's corpus still misses, as measured (python -m tests.corpus_support --failures).
+SHOPIFY_TODAY = {
+    "round trip": "194 of 206 examples round-trip exactly",
+    "schema-valid": "194 of 206 written payloads validate",
+    "refused": "594 of 597 invalid events are refused",
+    "in_memory": "194 of 206 examples come back exactly",
+    "sqlite": "194 of 206 examples come back exactly",
+    "postgres": "194 of 206 examples come back exactly",
+    "message codec": "194 of 206 examples come back exactly",
+}
 
 #: The checks that fail today, per corpus, with what was measured. Remove an entry once its test passes.
 FAILING_TODAY: dict[tuple[str, str], str] = {
-    (key, check): f"{problems} diagnostics today" if check == "validate" else NOT_GENERATED.format(problems)
-    for key, problems in VALIDATE_TODAY.items()
-    for check in CHECKS
+    **{
+        (key, check): NOT_GENERATED
+        for key in ("octokit_webhooks", "asyncapi_examples")
+        for check in CHECKS
+        if check != "validate"
+    },
+    **{("shopify_webhooks", check): measured for check, measured in SHOPIFY_TODAY.items()},
 }
 
 

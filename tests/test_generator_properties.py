@@ -824,7 +824,9 @@ def mutated_specs(draw: st.DrawFn) -> Mutated:
 
 
 _DIAGNOSTIC = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<column>\d+): (?P<message>\S.*)$")
-_SUMMARY = re.compile(r"^kastor: (?P<count>\d+) problems? found; nothing was written$")
+_SUMMARY = re.compile(
+    r"^kastor: (?P<count>\d+) problems?(?: \(and (?P<warnings>\d+) warnings?\))? found; nothing was written$"
+)
 
 
 def check_outcome(spec: Path, out: Path, code: int, stdout: str, stderr: str) -> None:
@@ -838,7 +840,9 @@ def check_outcome(spec: Path, out: Path, code: int, stdout: str, stderr: str) ->
     *diagnostics, summary = stderr.splitlines()
     match = _SUMMARY.match(summary)
     assert match, stderr
-    assert int(match["count"]) == len(diagnostics) >= 1, stderr
+    warnings = int(match["warnings"] or 0)
+    assert int(match["count"]) + warnings == len(diagnostics) and int(match["count"]) >= 1, stderr
+    assert sum(": warning: " in line for line in diagnostics) == warnings, stderr
     for line in diagnostics:
         diagnostic = _DIAGNOSTIC.match(line)
         assert diagnostic and diagnostic["path"] == str(spec), f"not a path:line:col: message line: {line!r}"

@@ -145,3 +145,54 @@ def test_values_that_match_their_types_validate(tmp_path: Path, capsys: pytest.C
     models = (out / "values" / "models.py").read_text(encoding="utf-8")
     assert 'Literal["no", "yes"]' in models
     assert 'Literal["on", "off"]' in models
+
+
+STANDARD_SCHEMA_SPEC = """\
+kastor: 1
+package: standard
+event_stores:
+  things:
+    aggregate:
+      name: Thing
+      schema: {type: object, properties: {}}
+    events:
+      THING_MADE:
+        initial: true
+        payload:
+          $schema: "http://json-schema.org/draft-07/schema#"
+          type: object
+          properties:
+            email: {type: string, format: email, readOnly: true}
+            homepage: {type: string, format: iri-reference, x-order: 2}
+            template: {type: string, format: uri-template, tsAdditionalProperties: false}
+            tags: {type: array, items: {type: string}, uniqueItems: true, contains: {const: a}}
+            code: {not: {type: string}}
+            labels: {type: object, patternProperties: {"^x-": {type: string}}, propertyNames: {maxLength: 9}}
+            window: {type: array, items: false}
+          required: [email]
+          dependencies: {homepage: [email]}
+          if: {required: [code]}
+          then: {required: [tags]}
+          x-vendor-extension: {anything: [1, 2]}
+"""
+
+
+def test_standard_keywords_annotations_vendor_keys_and_any_format_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What JSON Schema allows is valid: annotations and vendor keys are ignored, formats are annotations."""
+    spec = tmp_path / "standard.yaml"
+    spec.write_text(STANDARD_SCHEMA_SPEC, encoding="utf-8")
+    code, _, stderr = _run(["validate", str(spec)], capsys)
+    assert (code, stderr) == (0, "")
+
+
+def test_a_misspelt_keyword_is_a_warning_naming_the_keyword(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "typo.yaml"
+    spec.write_text(STANDARD_SCHEMA_SPEC.replace("required: [email]", "require: [email]"), encoding="utf-8")
+    code, stdout, stderr = _run(["validate", str(spec)], capsys)
+    assert code == 0
+    assert stderr == (
+        f"{spec}:22:11: warning: unknown keyword 'require' is ignored, as JSON Schema says (did you mean 'required'?)\n"
+    )
+    assert "1 spec file valid" in stdout

@@ -13,6 +13,7 @@ from .models import (
     OrdersMetadata,
 )
 from .runtime import Event, EventCodec
+from .schemas import ORDERS_SCHEMAS
 
 
 class OrderCancelled(Event, frozen=True):
@@ -56,5 +57,5 @@ OrdersEvent: TypeAlias = Annotated[
 ]
 """An order, from checkout to delivery or cancellation."""
 
-ORDERS_EVENT_CODEC = EventCodec[OrdersEvent]("orders", TypeAdapter(OrdersEvent))
+ORDERS_EVENT_CODEC = EventCodec[OrdersEvent]("orders", TypeAdapter(OrdersEvent), schemas=ORDERS_SCHEMAS)
 """Reads and writes the stored JSON of the orders store's events."""

@@ -13,6 +13,7 @@ from .models import (
     TrainerRegisteredPayload,
 )
 from .runtime import Event, EventCodec
+from .schemas import POKEMONS_SCHEMAS, TRAINERS_SCHEMAS
 
 
 class PokemonAppeared(Event, frozen=True):
@@ -46,7 +47,9 @@ PokemonsEvent: TypeAlias = Annotated[
 ]
 """Every pokemon's life, from its first appearance."""
 
-POKEMONS_EVENT_CODEC = EventCodec[PokemonsEvent]("pokemons", TypeAdapter(PokemonsEvent))
+POKEMONS_EVENT_CODEC = EventCodec[PokemonsEvent](
+    "pokemons", TypeAdapter(PokemonsEvent), schemas=POKEMONS_SCHEMAS
+)
 """Reads and writes the stored JSON of the pokemons store's events."""
 
 
@@ -69,5 +72,7 @@ class TrainerRegistered(Event, frozen=True):
 TrainersEvent: TypeAlias = Annotated[TrainerCaughtPokemon | TrainerRegistered, Field(discriminator="type")]
 """The trainers and their pokedex."""
 
-TRAINERS_EVENT_CODEC = EventCodec[TrainersEvent]("trainers", TypeAdapter(TrainersEvent))
+TRAINERS_EVENT_CODEC = EventCodec[TrainersEvent](
+    "trainers", TypeAdapter(TrainersEvent), schemas=TRAINERS_SCHEMAS
+)
 """Reads and writes the stored JSON of the trainers store's events."""

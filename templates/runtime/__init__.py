@@ -38,6 +38,7 @@ from .errors import (
     UndefinedEventStorageAdapterError,
     UndefinedMessageChannelAdapterError,
 )
+from .event_schemas import EventSchemas, JsonDocument
 from .events import Event
 from .in_memory_channels import FailedDelivery, InMemoryMessageBusAdapter, InMemoryMessageQueueAdapter
 from .in_memory_storage import InMemoryEventStorageAdapter
@@ -62,6 +63,7 @@ from .messages import (
     StateCarryingHandler,
     StateCarryingMessage,
 )
+from .models import ExactLiteral, Model, NotNull
 from .outbox import OutboxMessage, OutboxStorage, PendingOutboxMessage
 from .outbox_relay import Deduplicator, OutboxBackoff, OutboxRelay
 from .postgres_storage import PostgresEventStorageAdapter
@@ -99,10 +101,12 @@ __all__ = [
     "EventGroupError",
     "EventLimits",
     "EventPublishError",
+    "EventSchemas",
     "EventStorageAdapter",
     "EventStorageError",
     "EventStore",
     "EventsQuery",
+    "ExactLiteral",
     "FailedDelivery",
     "GetAggregateResult",
     "GetExistingAggregateResult",
@@ -112,6 +116,7 @@ __all__ = [
     "InMemoryMessageQueueAdapter",
     "InvalidEventError",
     "InvalidPageTokenError",
+    "JsonDocument",
     "KastorError",
     "ListAggregateIdsResult",
     "Message",
@@ -123,6 +128,8 @@ __all__ = [
     "MessageDecodeError",
     "MessageHandler",
     "MockedEventStore",
+    "Model",
+    "NotNull",
     "NotificationHandler",
     "NotificationMessage",
     "NotificationMessageBus",

@@ -425,6 +425,7 @@ def _decode(context: StorageContext[EventT], aggregate_id: str, quoted_aggregate
             stored_event_json(quoted_aggregate_id, version, event_type, timestamp, payload, metadata),
             aggregate_id=aggregate_id,
             version=version,
+            check_schemas=False,  # checked against them before it was stored
         )
     except EventDecodeError as error:
         # Refused by its parser, not by the limits (within which parsing a column again is safe).

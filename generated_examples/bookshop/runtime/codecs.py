@@ -7,6 +7,7 @@ version when the caller gives them), never a raw error of the JSON parser or of 
 and read JSON are held to the codec's `EventLimits` (see limits.py).
 """
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -16,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from .errors import EventDecodeError, InvalidEventError
+from .event_schemas import EventSchemas
 from .events import Event
 from .limits import EventLimits, checked_limits, default_event_limits, nests_deeper_than, size_of
 from .timestamps import require_aware
@@ -30,15 +32,23 @@ class EventCodec(Generic[EventT]):
     """(De)serialises and validates the events of one store; the `type` field selects the event class.
 
     `limits` bounds the size and nesting of the JSON it writes and reads; without limits of its own
-    (the default) it follows the package's default, which `set_default_event_limits` changes.
+    (the default) it follows the package's default, which `set_default_event_limits` changes. `schemas`,
+    the store's JSON Schemas, decide what an event may hold: every event it validates, and every event it
+    reads but those its store wrote, is checked against them.
     """
 
     def __init__(
-        self, event_store_id: str, adapter: TypeAdapter[EventT], *, limits: EventLimits | None = None
+        self,
+        event_store_id: str,
+        adapter: TypeAdapter[EventT],
+        *,
+        limits: EventLimits | None = None,
+        schemas: EventSchemas | None = None,
     ) -> None:
         self.event_store_id = event_store_id
         self._adapter = adapter
         self._limits = limits
+        self.schemas = schemas
         self._depth: float | None = None  # see _schema_depth
 
     @property
@@ -52,18 +62,28 @@ class EventCodec(Generic[EventT]):
         self._limits = checked_limits(limits)
 
     def to_json(self, event: EventT) -> bytes:
-        return self._adapter.dump_json(event, by_alias=True)
+        """The event's JSON: what it was given, no more (defaults are applied on read, never written)."""
+        return self._adapter.dump_json(event, by_alias=True, exclude_unset=True)
 
     def to_dict(self, event: EventT) -> dict[str, Any]:
-        dumped: dict[str, Any] = self._adapter.dump_python(event, mode="json", by_alias=True)
+        dumped: dict[str, Any] = self._adapter.dump_python(
+            event, mode="json", by_alias=True, exclude_unset=True
+        )
         return dumped
 
     def from_json(
-        self, data: str | bytes, *, aggregate_id: str | None = None, version: int | None = None
+        self,
+        data: str | bytes,
+        *,
+        aggregate_id: str | None = None,
+        version: int | None = None,
+        check_schemas: bool = True,
     ) -> EventT:
-        """Reads stored JSON; `aggregate_id` and `version`, when known, name the row in errors.
+        """Reads an event's JSON; `aggregate_id` and `version`, when known, name the row in errors.
 
-        Raises EventDecodeError when the JSON is malformed, over the limits, or not an event of this store.
+        Raises EventDecodeError when the JSON is malformed, over the limits, not an event of this store, or
+        breaks its schemas. Storage adapters pass `check_schemas=False` for the rows their store wrote: those
+        were checked before they were stored.
         """
         limits = self._limits or default_event_limits()
         depth = self._depth if self._depth is not None else self._schema_depth()
@@ -74,22 +94,43 @@ class EventCodec(Generic[EventT]):
             if problem is not None:
                 raise self._undecodable(problem, aggregate_id, version)
         try:
-            return self._adapter.validate_json(data)
+            event = self._adapter.validate_json(data)
         except ValidationError as error:
             problem = _over_read_limits(data, limits) if depth <= limits.max_depth else None
             if problem is not None:  # the limit says it all (and the parser's own may have refused it)
                 raise self._undecodable(problem, aggregate_id, version) from None
             raise self._undecodable(explain(error), aggregate_id, version) from error
+        if check_schemas and self.schemas is not None:
+            self._check_read_schemas(event, json.loads(data), aggregate_id, version)
+        return event
 
     def from_dict(
-        self, data: dict[str, Any], *, aggregate_id: str | None = None, version: int | None = None
+        self,
+        data: dict[str, Any],
+        *,
+        aggregate_id: str | None = None,
+        version: int | None = None,
+        check_schemas: bool = True,
     ) -> EventT:
         """Reads an event already parsed from JSON (whose parser held it to the limits: size and nesting
         are not checked again)."""
         try:
-            return self._adapter.validate_python(data)
+            event = self._adapter.validate_python(data)
         except ValidationError as error:
             raise self._undecodable(explain(error), aggregate_id, version) from error
+        if check_schemas and self.schemas is not None:
+            self._check_read_schemas(event, data, aggregate_id, version)
+        return event
+
+    def _check_read_schemas(
+        self, event: EventT, fields: Any, aggregate_id: str | None, version: int | None
+    ) -> None:
+        schemas = self.schemas
+        if schemas is not None and not schemas.is_valid(event.type, fields):
+            problems = "; ".join(schemas.problems(event.type, fields))
+            raise self._undecodable(
+                f"{type(event).__name__} breaks its schema: {problems}", aggregate_id, version
+            )
 
     def _undecodable(self, problem: str, aggregate_id: str | None, version: int | None) -> EventDecodeError:
         return EventDecodeError(
@@ -112,7 +153,7 @@ class EventCodec(Generic[EventT]):
         limits = self._limits or default_event_limits()
         try:
             data = type(event).__pydantic_serializer__.to_json(
-                event, round_trip=True, by_alias=True, warnings=False
+                event, round_trip=True, by_alias=True, exclude_unset=True, warnings=False
             )
         except PydanticSerializationError as error:
             raise self._unwritable(event, error, limits, default_timestamp) from error
@@ -135,6 +176,11 @@ class EventCodec(Generic[EventT]):
             raise self._invalid(
                 event, f"{type(event).__name__} is not a valid event of this store: {explain(error)}"
             ) from error
+        if self.schemas is not None:
+            fields = json.loads(data)
+            if not self.schemas.is_valid(validated.type, fields):
+                problems = "; ".join(self.schemas.problems(validated.type, fields))
+                raise self._invalid(event, f"{type(event).__name__} breaks its schema: {problems}")
         if validated.timestamp is None and default_timestamp is not None:
             try:
                 timestamp = require_aware("default_timestamp", default_timestamp)
@@ -169,7 +215,7 @@ class EventCodec(Generic[EventT]):
             return self._invalid(event, _too_deep(name, limits))
         # Values JSON cannot hold (objects of unknown types...): the schema names the fields at fault.
         try:
-            fields = event.model_dump(round_trip=True, by_alias=True, warnings=False)
+            fields = event.model_dump(round_trip=True, by_alias=True, exclude_unset=True, warnings=False)
             if fields.get("timestamp") is None:
                 fields["timestamp"] = default_timestamp
             self._adapter.validate_python(fields)

@@ -344,6 +344,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                 ),
                 aggregate_id=aggregate_id,
                 version=version,
+                check_schemas=False,  # checked against them before it was stored
             )
             for version, event_type, timestamp, payload, metadata in rows
         ]

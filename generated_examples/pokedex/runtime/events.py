@@ -2,7 +2,7 @@
 """The base class of every generated event class."""
 
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
@@ -24,6 +24,11 @@ class Event(BaseModel, frozen=True, extra="forbid"):
     timestamp: AwareDatetime | None = None
     #: The event type; each generated class narrows it to its own string literal.
     type: str
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Each class gives `type` as a default, so it is never "set"; written JSON leaves out what was not
+        # set (see codecs), and the type must be written all the same.
+        self.__pydantic_fields_set__.add("type")
 
     @field_validator("timestamp")
     @classmethod
