@@ -78,6 +78,9 @@ def _lift(
     if not top_level and is_model_schema(view):
         lifting.register(NamedSchema(name, {k: v for k, v in lifted.items() if k not in _USE_SITE_KEYS}, json_path))
         use_site = {k: v for k, v in view.items() if k in _USE_SITE_KEYS}
+        types = view.get("type")
+        if isinstance(types, list) and "null" in types:  # a nullable object: its class, or null
+            return {"anyOf": [{"$ref": DEFINITION_REF_PREFIX + name}, {"type": "null"}], **use_site}
         return {"$ref": DEFINITION_REF_PREFIX + name, **use_site}
     return lifted
 

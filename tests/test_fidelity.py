@@ -61,6 +61,8 @@ SPEC: dict[str, Any] = {
                             "offset": {"type": "string"},
                             "description": {"type": ["string", "null"]},
                             "level": {"type": "integer", "enum": [1, 2, 3]},
+                            # A nullable object: its class, or null (Shopify's client_details).
+                            "owner": {"type": ["object", "null"], "properties": {"login": {"type": "string"}}},
                         },
                     },
                 },
@@ -150,6 +152,8 @@ def test_an_absent_property_stays_absent_and_no_default_is_written(package: Modu
 
 def test_null_stays_null_where_the_schema_allows_it(package: ModuleType) -> None:
     assert round_trip(package, event("REPO_CREATED", {"description": None}))["payload"] == {"description": None}
+    for owner in (None, {"login": "octocat"}):
+        assert round_trip(package, event("REPO_CREATED", {"owner": owner}))["payload"] == {"owner": owner}
 
 
 def test_an_optional_property_is_not_nullable(package: ModuleType) -> None:
