@@ -35,33 +35,17 @@ postgres_schema_fixture = postgres_schema  # (URL, schema): a fresh schema, drop
 # -- what fails today, and why (issue 14) -------------------------------------------------------------------
 
 NOT_GENERATED = (
-    "the package does not generate: its raw specs hold their own real mistakes (REAL_MISTAKES below), which "
-    "kastor validate rightly refuses; generating it needs those mistakes mended in a copy (not done yet)"
+    "the package does not generate even with its real mistakes mended (corpus_support.ERRATA): the converter "
+    "names 25 AsyncAPI components like the classes Kastor derives from events and payloads, a collision "
+    "kastor rightly refuses (the converter must give the components names of their own)"
 )
 CHECKS = (
     *("validate", "generate", "round trip", "schema-valid", "refused"),
     *("in_memory", "sqlite", "postgres", "message codec", "mypy", "pyright"),
 )
-#: What Shopify's corpus still misses, as measured (python -m tests.corpus_support --failures).
-SHOPIFY_TODAY = {
-    "round trip": "194 of 206 examples round-trip exactly",
-    "schema-valid": "194 of 206 written payloads validate",
-    "refused": "594 of 597 invalid events are refused",
-    "in_memory": "194 of 206 examples come back exactly",
-    "sqlite": "194 of 206 examples come back exactly",
-    "postgres": "194 of 206 examples come back exactly",
-    "message codec": "194 of 206 examples come back exactly",
-}
-
 #: The checks that fail today, per corpus, with what was measured. Remove an entry once its test passes.
 FAILING_TODAY: dict[tuple[str, str], str] = {
-    **{
-        (key, check): NOT_GENERATED
-        for key in ("octokit_webhooks", "asyncapi_examples")
-        for check in CHECKS
-        if check != "validate"
-    },
-    **{("shopify_webhooks", check): measured for check, measured in SHOPIFY_TODAY.items()},
+    **{(key, check): NOT_GENERATED for key in ("asyncapi_examples",) for check in CHECKS if check != "validate"},
 }
 
 
