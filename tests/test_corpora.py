@@ -34,19 +34,13 @@ postgres_schema_fixture = postgres_schema  # (URL, schema): a fresh schema, drop
 
 # -- what fails today, and why (issue 14) -------------------------------------------------------------------
 
-NOT_GENERATED = (
-    "the package does not generate even with its real mistakes mended (corpus_support.ERRATA): the converter "
-    "names 25 AsyncAPI components like the classes Kastor derives from events and payloads, a collision "
-    "kastor rightly refuses (the converter must give the components names of their own)"
-)
 CHECKS = (
     *("validate", "generate", "round trip", "schema-valid", "refused"),
     *("in_memory", "sqlite", "postgres", "message codec", "mypy", "pyright"),
 )
+
 #: The checks that fail today, per corpus, with what was measured. Remove an entry once its test passes.
-FAILING_TODAY: dict[tuple[str, str], str] = {
-    **{(key, check): NOT_GENERATED for key in ("asyncapi_examples",) for check in CHECKS if check != "validate"},
-}
+FAILING_TODAY: dict[tuple[str, str], str] = {}
 
 
 def per_corpus(check: str) -> list[Any]:

@@ -314,7 +314,9 @@ def _convert_asyncapi_document(converted: Converted, file_name: str, document: J
     prefix = pascal(store)
     raw_file = f"raw/{file_name}"
     components = document.get("components") or {}
-    schema_names = {name: prefix + pascal(name) for name in components.get("schemas") or {}}
+    # "Schema": a component named like an event or a payload (`LightMeasuredPayload`) must not take the
+    # name of the class Kastor derives from that event.
+    schema_names = {name: prefix + pascal(name) + "Schema" for name in components.get("schemas") or {}}
 
     def rewrite(ref: str) -> str:
         match = re.fullmatch(r"#/components/schemas/([^/]+)(/.*)?", ref)
