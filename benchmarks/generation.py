@@ -32,6 +32,7 @@ preparing its directories is not timed. Each Kastor run writes into a new direct
 `_generator_environment`).
 """
 
+import importlib
 import json
 import os
 import shutil
@@ -42,6 +43,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from benchmarks.harness import Goal, Measurement, Report, Run, measure_side_by_side
 from benchmarks.specs import build_spec, write_spec
@@ -129,6 +132,16 @@ def run_generation_benchmarks(report: Report, *, quick: bool, workdir: Path) -> 
         f"{subject.seconds:.2f} s vs {anchor.seconds:.2f} s -> {ratio:.2f}x",
     )
 
+    # The largest real-world corpus: GitHub's webhooks, 224 events over 291 schemas written by others.
+    corpus_specs, corpus_anchor = write_corpus_inputs(workdir)
+    subject, anchor = _runs(
+        ("kastor generate the Octokit corpus", _kastor_generate_specs(workdir, corpus_specs, "octokit")),
+        ("datamodel-codegen the Octokit schemas", _datamodel_codegen_input(workdir, corpus_anchor)),
+        repeats=generate_repeats,
+    )
+    report.keep(subject, anchor)
+    report.goal(Goal("generate the Octokit corpus (224 events, CLI)", subject, anchor, "cost", GENERATE_TARGET))
+
     # The smaller package is the first side, so that the first round checks it before the larger one, whose
     # time limit follows from the latest run on the smaller.
     small_runs: list[float] = []
@@ -172,6 +185,46 @@ def write_inputs(workdir: Path, event_count: int) -> Path:
     document = anchor_schema(build_spec(package, event_count, store_count=STORE_COUNT))
     _anchor_input(workdir, event_count).write_text(json.dumps(document, indent=2), encoding="utf-8")
     return spec
+
+
+def write_corpus_inputs(workdir: Path) -> tuple[list[Path], Path]:
+    """The Octokit corpus's specs (its real mistakes mended, as the corpus test generates them) and the anchor's
+    document holding the same payload schemas and shared definitions."""
+    # The corpus and its errata live with the tests that use them (imported by name: not type-checked here).
+    corpus_support = importlib.import_module("tests.corpus_support")
+    specs: list[Path] = corpus_support.CorpusRun("octokit_webhooks", workdir / "corpus" / "out").mended_spec_files()
+    definitions: dict[str, Any] = {}
+    for path in specs:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        definitions.update(anchor_schema({"event_stores": {}, **spec})["definitions"])
+    anchor = workdir / "corpus" / "payloads.json"
+    anchor.write_text(json.dumps({"$schema": "http://json-schema.org/draft-07/schema#", "definitions": definitions}))
+    return specs, anchor
+
+
+def _kastor_generate_specs(workdir: Path, specs: list[Path], name: str) -> Run:
+    output = workdir / "corpus" / f"{name}-generated"
+    command = [_script("kastor"), "generate", *map(str, specs), "-o", str(output)]
+    environment = _generator_environment(workdir)
+
+    def run() -> float:
+        shutil.rmtree(output, ignore_errors=True)
+        return _timed(command, cwd=workdir, env=environment)
+
+    return run
+
+
+def _datamodel_codegen_input(workdir: Path, document: Path) -> Run:
+    output = document.with_name("datamodel_codegen_models.py")
+    command = [_script("datamodel-codegen"), "--input", str(document), "--output", str(output)]
+    command += [*DATAMODEL_CODEGEN_OPTIONS, "--custom-file-header", HEADER]
+    environment = _generator_environment(workdir)
+
+    def run() -> float:
+        output.unlink(missing_ok=True)
+        return _timed(command, cwd=workdir, env=environment)
+
+    return run
 
 
 def _runs(first: tuple[str, Run], second: tuple[str, Run], *, repeats: int) -> tuple[Measurement, Measurement]:
