@@ -72,11 +72,11 @@ def load_packages(
         members = sorted(grouped[name], key=lambda member: member[0].header_path)
         package = PackageSpec(name, [document for _, document in members])
         problems = check_package(package)
-        if not any(document.spec.event_stores for document in package.documents):
+        if not any(document.spec.event_stores or document.trimmed("event_stores") for document in package.documents):
             first = package.documents[0]
             problems.append(Diagnostic(first.value("package"), f"package '{name}' declares no event store"))
         diagnostics.extend(problems)
-        if any(not problem.warning for problem in problems):
+        if any(not problem.warning for problem in problems) or any(doc.partial for doc in package.documents):
             continue
         model, problems = build_package(package, [source.header_path for source, _ in members])
         diagnostics.extend(problems)

@@ -3,6 +3,7 @@
 Every problem becomes a `Diagnostic` at the position of what it is about; nothing stops at the first.
 """
 
+import copy
 import difflib
 import functools
 import keyword
@@ -46,10 +47,21 @@ MAX_PACKAGE_NAME = 200
 
 @dataclass
 class SpecDocument:
-    """One structurally valid spec file."""
+    """One structurally valid spec file (or, `partial`, what is left of one once its faulty values are
+    removed: checked for its other problems, never generated)."""
 
     file: LoadedFile
     spec: SpecFile
+    #: The paths of the values removed to read it (each a structural problem already reported).
+    removed: tuple[JsonPath, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.removed)
+
+    def trimmed(self, *prefix: str | int) -> bool:
+        """Whether a value at or below `prefix` was removed: what is missing there says nothing new."""
+        return any(path[: len(prefix)] == prefix or prefix[: len(path)] == path for path in self.removed)
 
     def key(self, *json_path: str | int) -> SourcePosition:
         return self.file.source_map.key(json_path)
@@ -66,12 +78,62 @@ class PackageSpec:
     documents: list[SpecDocument] = field(default_factory=list)
 
 
+#: How many times a malformed document is trimmed of what is wrong to read the rest (each time a value goes).
+_MAX_REPAIRS = 20
+
+
 def check_structure(loaded: LoadedFile) -> tuple[SpecDocument | None, list[Diagnostic]]:
+    """The document, or its structural problems; with problems, also the document read without the values
+    at fault (when removing them leaves a document), so that its other problems are found in the same run.
+    Such a document is `partial`: it is checked, never generated."""
     try:
         spec = SpecFile.model_validate(loaded.data)
     except ValidationError as error:
-        return None, _structure_diagnostics(error, loaded)
+        diagnostics = _structure_diagnostics(error, loaded)
+        trimmed = _without_faulty_values(loaded.data, error)
+        if trimmed is None:
+            return None, diagnostics
+        spec, removed = trimmed
+        return SpecDocument(loaded, spec, removed), diagnostics
     return SpecDocument(loaded, spec), []
+
+
+def _without_faulty_values(data: Any, error: ValidationError) -> tuple[SpecFile, tuple[JsonPath, ...]] | None:
+    """The spec read from `data` with each value that breaks the structure removed (a wrong `type`, an
+    unknown key...), or None when what is wrong is a missing value or cannot be removed."""
+    current = copy.deepcopy(data)
+    removed: list[JsonPath] = []
+    for _ in range(_MAX_REPAIRS):
+        before = len(removed)
+        for detail in error.errors():
+            if detail["type"] == "missing":
+                return None
+            json_path = _data_path(current, detail)
+            if _remove_at(current, json_path):
+                removed.append(json_path)
+        if len(removed) == before:
+            return None
+        try:
+            return SpecFile.model_validate(current), tuple(removed)
+        except ValidationError as again:
+            error = again
+    return None
+
+
+def _remove_at(data: Any, json_path: JsonPath) -> bool:
+    """Removes the value at `json_path` from a mapping (not from a list: the positions of the rest would move)."""
+    if not json_path:
+        return False
+    parent = data
+    for part in json_path[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if isinstance(parent, dict) and json_path[-1] in parent:
+        del parent[json_path[-1]]
+        return True
+    return False
 
 
 def _structure_diagnostics(error: ValidationError, loaded: LoadedFile) -> list[Diagnostic]:
@@ -194,6 +256,9 @@ class _PackageChecker:
         """The definitions as JSON, for what reads them as JSON Schema does (once all are collected)."""
         return {name: _dumped(definition) for name, (_, definition) in self.definitions.items()}
 
+    def trimmed_anywhere(self, *prefix: str | int) -> bool:
+        return any(document.trimmed(*prefix) for document in self.package.documents)
+
     def warn(self, position: SourcePosition, message: str) -> None:
         self.diagnostics.append(Diagnostic(position, message, warning=True))
 
@@ -256,7 +321,9 @@ class _PackageChecker:
                         document.key("event_stores", store_id, "aggregate", "schema", "properties", implicit),
                         f"'{implicit}' is an implicit field of every aggregate: remove it from the schema",
                     )
-            if not store.events:
+            if document.trimmed("event_stores", store_id, "events"):
+                pass  # events were removed as malformed: whether one is initial cannot be told
+            elif not store.events:
                 self.error(
                     document.key("event_stores", store_id, "events"),
                     f"event store '{store_id}' has no events",
@@ -308,7 +375,7 @@ class _PackageChecker:
                 position = document.value("channels", channel_id, "sources", index)
                 if source in seen:
                     self.error(position, f"event store '{source}' is listed twice in the sources of '{channel_id}'")
-                elif source not in self.stores:
+                elif source not in self.stores and not self.trimmed_anywhere("event_stores", source):
                     self.error(
                         position,
                         f"channel '{channel_id}' names unknown event store '{source}'{self.hint(source, self.stores)}",
@@ -321,13 +388,15 @@ class _PackageChecker:
         seen: dict[tuple[str, str], SourcePosition] = {}
         for index, connection in enumerate(document.spec.connections):
             store_known = connection.store in self.stores
-            if not store_known:
+            if not store_known and not self.trimmed_anywhere("event_stores", connection.store):
                 self.error(
                     document.value("connections", index, "store"),
                     "connection names unknown event store "
                     f"'{connection.store}'{self.hint(connection.store, self.stores)}",
                 )
             found = self.channels.get(connection.channel)
+            if found is None and self.trimmed_anywhere("channels", connection.channel):
+                continue
             if found is None:
                 self.error(
                     document.value("connections", index, "channel"),
@@ -406,7 +475,7 @@ class _PackageChecker:
                         source_map.value(ref_path),
                         f"$ref '{sub_schema.ref}' must point into the spec's definitions: '#/definitions/<Name>'",
                     )
-                elif target not in self.definitions:
+                elif target not in self.definitions and not self.trimmed_anywhere("definitions", target):
                     self.error(
                         source_map.value(ref_path),
                         f"$ref '{sub_schema.ref}' names no definition{self.hint(target, self.definitions)}",
