@@ -497,6 +497,7 @@ class CorpusRun:
         self._module: ModuleType | None = None
         self._steps: set[str] = set()
         self._decoded: dict[str, Any] = {}  # case id → its decoded event
+        self.generate_stderr = ""  # what `kastor generate` printed there
 
     def once(self, step: str) -> bool:
         if step in self._steps:
@@ -538,6 +539,7 @@ class CorpusRun:
             started = time.perf_counter()
             result = run_cli("generate", *map(str, self.mended_spec_files()), "-o", str(self.out))
             self.figures.generate_seconds = time.perf_counter() - started
+            self.generate_stderr = result.stderr
             if result.code != 0:
                 self.figures.fail("generate", result.stderr.strip().splitlines()[-1] if result.stderr else "")
                 return None

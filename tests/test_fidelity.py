@@ -224,3 +224,57 @@ def test_the_package_type_checks(package: ModuleType, tmp_path: Path) -> None:
     out = Path(package.__file__).parent.parent
     completed = run_mypy_strict(out, [PACKAGE], tmp_path)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+RECURSIVE_SPEC = """\
+kastor: 1
+package: {package}
+definitions:
+  Node:
+    type: object
+    properties:
+      name: {{type: string}}
+      children: {{type: array, items: {{$ref: "#/definitions/Node"}}}}
+    required: [name]
+event_stores:
+  trees:
+    aggregate: {{name: Tree, schema: {{type: object, properties: {{}}}}}}
+    events:
+      TREE_PLANTED:
+        initial: true
+        payload: {{type: object, properties: {{root: {{$ref: "#/definitions/Node"}}}}, required: [root]}}
+"""
+
+
+def test_a_recursive_schema_round_trips(tmp_path: Path) -> None:
+    spec = tmp_path / "trees.yaml"
+    spec.write_text(RECURSIVE_SPEC.format(package="fidelity_trees"), encoding="utf-8")
+    assert run_cli("generate", str(spec), "-o", str(tmp_path / "out"), cwd=tmp_path).code == 0
+    sys.path.insert(0, str(tmp_path / "out"))
+    try:
+        codec = importlib.import_module("fidelity_trees").TREES_EVENT_CODEC
+        root = {"name": "a", "children": [{"name": "b", "children": []}, {"name": "c"}]}
+        stored = {"aggregate_id": "t", "version": 1, "type": "TREE_PLANTED", "payload": {"root": root}}
+        assert json.loads(codec.to_json(codec.from_json(json.dumps(stored)))) == stored
+    finally:
+        sys.path.remove(str(tmp_path / "out"))
+        for name in [name for name in sys.modules if name.startswith("fidelity_trees")]:
+            del sys.modules[name]
+
+
+def class_names(tmp_path: Path, document: dict[str, Any], name: str) -> set[str]:
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    assert run_cli("generate", str(spec), "-o", str(tmp_path / name), cwd=tmp_path).code == 0
+    models = (tmp_path / name / PACKAGE / "models.py").read_text(encoding="utf-8")
+    return {line.split("(")[0].removeprefix("class ") for line in models.splitlines() if line.startswith("class ")}
+
+
+def test_adding_an_event_renames_no_class_of_another(tmp_path: Path) -> None:
+    """Names come from where schemas stand: an added event that shares their shapes takes names of its own."""
+    grown = json.loads(json.dumps(SPEC))
+    events = grown["event_stores"]["repos"]["events"]
+    events["DISCUSSION_REOPENED"] = json.loads(json.dumps(events["DISCUSSION_ANSWERED"]))
+    before, after = class_names(tmp_path, SPEC, "before"), class_names(tmp_path, grown, "after")
+    assert before <= after
+    assert {name for name in after - before if not name.startswith("DiscussionReopened")} == set()
