@@ -450,7 +450,9 @@ class _PackageChecker:
         try:
             validator.compile_schema(_dumped(schema), definitions=self.definition_dicts)
         except validator.SchemaCompileError as error:
-            self.error(document.file.source_map.value(json_path), f"the runtime cannot check this schema: {error}")
+            message = f"the runtime cannot check this schema: {error}"
+            hint = next((hint for keyword, hint in _INSTEAD.items() if keyword in str(error)), "")
+            self.error(document.file.source_map.value(json_path), f"{message}{hint}")
         except (ValueError, ArithmeticError, RecursionError) as error:  # hostile values: said, never raised
             self.error(document.file.source_map.value(json_path), f"the runtime cannot check this schema: {error}")
 
@@ -665,6 +667,16 @@ def _edit_distance(first: str, second: str) -> int:
         previous = current
     return previous[-1]
 
+
+#: What to write instead of what the runtime cannot check, by a word of its refusal.
+_INSTEAD = {
+    "unevaluatedProperties": "; write additionalProperties (beside the properties it applies to) instead",
+    "unevaluatedItems": "; write items (or additionalItems) instead",
+    "$dynamicRef": "; write a $ref to the definition instead",
+    "$recursiveRef": "; write a $ref to the definition instead",
+    "points outside": "; copy the schema into the spec's definitions and write $ref: '#/definitions/<Name>'",
+    "\\p{": "; write the characters as a class such as [A-Za-z] instead of a Unicode property",
+}
 
 #: The keywords whose value is one schema: (attribute, JSON key).
 _SINGLE_SCHEMA_KEYWORDS = (
