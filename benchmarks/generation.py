@@ -6,7 +6,7 @@ type-checking the output grow from 200 to 1,000 event types.
   date-time and uuid, optional fields, inline and shared enums, nested objects, `$ref`s to shared
   definitions), against `datamodel-codegen` on one JSON Schema document holding the same payload schemas
   as `definitions` (one per event that has a payload, named as Kastor names its payload class) and the
-  shared definitions they reference, with the options Kastor passes in `generator/render_models.py`.
+  shared definitions they reference, with the options Kastor passed it when it rendered its models with it.
 
   The anchor is the `datamodel-codegen` command, a cold process like `kastor generate`: that is what
   "datamodel-code-generator alone" is to its users, and both sides then pay the same interpreter start,
@@ -64,9 +64,8 @@ SCALING_TARGET = 5.5
 #: A mypy run of the larger package stops after this many times the goal's bound.
 MYPY_TIMEOUT_FACTOR = 2.0
 
-#: The command-line form of the options `generator/render_models.py` passes to datamodel-code-generator
-#: (`custom_file_header`, `base_class_map` and `aliases` are added per run or have nothing to apply to here:
-#: the payloads have no aggregate base class and no property that needs renaming).
+#: The options Kastor passed datamodel-code-generator when it rendered its models with it (until issue 14),
+#: in their command-line form: the anchor's work is what Kastor's used to be.
 DATAMODEL_CODEGEN_OPTIONS = (
     "--input-file-type", "jsonschema",
     "--output-model-type", "pydantic_v2.BaseModel",

@@ -5,11 +5,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .diagnostics import Diagnostic, SourcePosition, SpecError
+from .diagnostics import Diagnostic, SpecError
 from .formatting import format_sources
 from .ir import PackageModel, build_package
 from .render import is_runtime_path, render_package
-from .render_models import ModelRenderingError
 from .validation import PackageSpec, SpecDocument, check_package, check_structure
 from .yaml_source import load_yaml_file
 
@@ -94,11 +93,7 @@ def generate(sources: list[SpecSource]) -> list[GeneratedPackage]:
     packages = []
     for loaded in load_packages(sources):
         model = loaded.model
-        try:
-            files = render_package(model)
-        except ModelRenderingError as error:
-            position = SourcePosition(loaded.members[0].display_path, 1, 1)
-            raise SpecError([Diagnostic(position, f"cannot generate the models of '{model.name}': {error}")]) from error
+        files = render_package(model)
         runtime = [path for path in files if is_runtime_path(path)]
         packages.append(GeneratedPackage(model.name, format_sources(files, preformatted=runtime)))
     return packages

@@ -6,7 +6,7 @@ from importlib.resources.abc import Traversable
 import jinja2
 
 from .ir import PackageModel
-from .render_models import render_models
+from .model_ir import build_models_module
 from .template_files import RUNTIME, TEMPLATES, public_names
 
 _MODULE_TEMPLATES = {
@@ -50,7 +50,7 @@ def render_package(package: PackageModel) -> dict[str, str]:
         path: environment.get_template(template).render(package=package, root=root)
         for path, template in _MODULE_TEMPLATES.items()
     }
-    files["models.py"] = render_models(package, environment.get_template("models.py.jinja"))
+    files["models.py"] = environment.get_template("models.py.jinja").render(module=build_models_module(package))
     files["py.typed"] = ""
     files.update(runtime_files)
     return files
