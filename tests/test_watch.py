@@ -7,12 +7,13 @@ that receives SIGINT. No timing is asserted: waits are bounded by generous timeo
 """
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -221,8 +222,13 @@ def wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen
         time.sleep(0.1)
 
 
-def start_watch(project: Path, *, ignore_sigint: bool = False) -> tuple[subprocess.Popen[bytes], Path, Path]:
-    """`kastor generate --watch` in `project` as a process of its own; its stdout and stderr go to files.
+@contextlib.contextmanager
+def running_watch(
+    project: Path, *, ignore_sigint: bool = False
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
+    """`kastor generate --watch` in `project` as a process of its own, its stdout and stderr going to files;
+    killed on the way out if it still runs. Afterwards, its stderr must hold no traceback and end with the
+    watch's own last line.
 
     With `ignore_sigint`, it starts as a shell's background job does: with SIGINT ignored.
     """
@@ -241,7 +247,14 @@ def start_watch(project: Path, *, ignore_sigint: bool = False) -> tuple[subproce
             env=environment,
             preexec_fn=ignore if ignore_sigint else None,
         )
-    return process, stdout, stderr
+    try:
+        yield process, stdout, stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+    assert "Traceback" not in stderr.read_text()
+    assert stderr.read_text().rstrip().endswith("kastor: stopped watching")
 
 
 def stop_watch(process: subprocess.Popen[bytes], signal_number: int) -> int:
@@ -260,8 +273,7 @@ def test_the_watch_as_a_real_process(tmp_path: Path) -> None:
     project = initialized_project(tmp_path)
     spec = project / "specs" / "shop.yaml"
     events = project / "src" / "shop" / "events.py"
-    process, stdout, stderr = start_watch(project)
-    try:
+    with running_watch(project) as (process, stdout, stderr):
         wait_for(lambda: "watching" in stderr.read_text(), "first generation", process)
         assert events.is_file()
 
@@ -277,12 +289,6 @@ def test_the_watch_as_a_real_process(tmp_path: Path) -> None:
         wait_for(lambda: stdout.read_text().count("src/shop: ") == 3, "the fixed spec's generation", process)
 
         assert stop_watch(process, signal.SIGINT) == 130
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=60)
-    assert "Traceback" not in stderr.read_text()
-    assert stderr.read_text().rstrip().endswith("kastor: stopped watching")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="signals to a child process are POSIX")
@@ -297,13 +303,6 @@ def test_the_watch_stops_on_its_signals_whatever_it_inherited(
     tmp_path: Path, ignore_sigint: bool, signal_number: int, exit_code: int
 ) -> None:
     project = initialized_project(tmp_path)
-    process, _, stderr = start_watch(project, ignore_sigint=ignore_sigint)
-    try:
+    with running_watch(project, ignore_sigint=ignore_sigint) as (process, _, stderr):
         wait_for(lambda: "watching" in stderr.read_text(), "first generation", process)
         assert stop_watch(process, signal_number) == exit_code
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=60)
-    assert "Traceback" not in stderr.read_text()
-    assert stderr.read_text().rstrip().endswith("kastor: stopped watching")
