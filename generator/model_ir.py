@@ -163,7 +163,6 @@ class _Annotations:
         self.imports = imports
         self.model_names = model_names
         self.referenced: set[str] = set()
-        self.constrained = True
 
     def of(self, schema: Any) -> str:
         return " | ".join(self.members(schema))
@@ -171,13 +170,11 @@ class _Annotations:
     def members(self, schema: Any, *, constrained: bool = True) -> list[str]:
         """The members of the union that the schema's values are, without repetition, None last; with their
         constraints (`Annotated[str, Field(max_length=2)]`) unless `constrained` is false."""
-        self.constrained = constrained
-        found = self._members(schema)
-        self.constrained = True
+        found = self._members(schema, constrained)
         unique = list(dict.fromkeys(member for member in found if member != "None"))
         return unique + (["None"] if "None" in found else [])
 
-    def _members(self, schema: Any) -> list[str]:
+    def _members(self, schema: Any, constrained: bool) -> list[str]:
         if not isinstance(schema, dict) or not schema:  # `true`, `{}`: any JSON value
             return self._json_value()
         ref = schema.get("$ref")
@@ -192,15 +189,15 @@ class _Annotations:
         for combinator in ("anyOf", "oneOf"):
             members = schema.get(combinator)
             if isinstance(members, list) and members:
-                return [member for sub_schema in members for member in self._members(sub_schema)]
+                return [member for sub_schema in members for member in self._members(sub_schema, constrained)]
         types = schema.get("type")
         names = [types] if isinstance(types, str) else types if isinstance(types, list) else []
         if not names:
             return self._json_value()
-        return [member for name in names for member in self._of_type(name, schema)]
+        return [member for name in names for member in self._of_type(name, schema, constrained)]
 
-    def _of_type(self, name: str, schema: dict[str, Any]) -> list[str]:
-        constraints = _constraints(name, schema) if self.constrained else ""
+    def _of_type(self, name: str, schema: dict[str, Any], constrained: bool) -> list[str]:
+        constraints = _constraints(name, schema) if constrained else ""
         if constraints:
             self.imports.typing.add("Annotated")
             self.imports.pydantic.add("Field")
