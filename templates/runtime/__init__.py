@@ -35,6 +35,7 @@ from .errors import (
     InvalidPageTokenError,
     KastorError,
     MessageChannelEventStoreNotFoundError,
+    PublishFailure,
     UndefinedEventStorageAdapterError,
     UndefinedMessageChannelAdapterError,
 )
@@ -145,6 +146,7 @@ __all__ = [
     "PostgresEventStorageAdapter",
     "PourAggregateIdsResult",
     "PourEventsResult",
+    "PublishFailure",
     "PushEventResult",
     "RabbitMQMessageBusAdapter",
     "RabbitMQMessageQueueAdapter",

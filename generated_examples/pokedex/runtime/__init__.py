@@ -36,6 +36,7 @@ from .errors import (
     InvalidPageTokenError,
     KastorError,
     MessageChannelEventStoreNotFoundError,
+    PublishFailure,
     UndefinedEventStorageAdapterError,
     UndefinedMessageChannelAdapterError,
 )
@@ -146,6 +147,7 @@ __all__ = [
     "PostgresEventStorageAdapter",
     "PourAggregateIdsResult",
     "PourEventsResult",
+    "PublishFailure",
     "PushEventResult",
     "RabbitMQMessageBusAdapter",
     "RabbitMQMessageQueueAdapter",
