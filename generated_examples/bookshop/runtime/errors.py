@@ -114,6 +114,15 @@ class PublishFailure:
     cause: Exception
 
 
+class InvalidMessageError(KastorError, ValueError):
+    """A message built in Python contradicts itself: a state-carrying message whose aggregate is not the
+    one as of its event, an aggregate-exists message whose id is not a string or whose timestamp is naive."""
+
+    def __init__(self, message: str, *, event_store_id: str) -> None:
+        super().__init__(f"{event_store_id}: {message}")
+        self.event_store_id = event_store_id
+
+
 class EventPublishError(KastorError):
     """The event was stored, but publishing its message to one or more channels failed.
 
