@@ -990,24 +990,45 @@ async def test_every_channel_of_the_nested_wiring_gets_a_grouped_event_whatever_
     assert [message.event for message in trainers_adapter.messages] == await trainers.get_events("ash")
 
 
-async def test_a_nested_wiring_mixing_outbox_and_direct_delivery_publishes_directly_whatever_the_outbox_does() -> None:
-    queue_down = ConnectionError("queue broker down")
+@pytest.mark.parametrize(
+    "by_outbox", ["bus", "queue"], ids=["bus by outbox, queue fails", "queue by outbox, bus fails"]
+)
+@pytest.mark.parametrize("pushed", ["push_event", "push_event_group"])
+async def test_a_nested_wiring_mixing_outbox_and_direct_delivery_publishes_directly_whatever_the_outbox_does(
+    by_outbox: str, pushed: str
+) -> None:
+    down = ConnectionError("broker down")
     storage = InMemoryEventStorageAdapter()
-    bus_adapter = RecordingChannelAdapter("bus")
-    queue_adapter = RecordingChannelAdapter("queue", error=queue_down)
-    bus = AppMessageBus(bus_adapter)
-    by_outbox = ConnectedEventStore(pokemons_store(storage), bus, delivery="outbox", message_codec=MESSAGE_CODEC)
-    connected = ConnectedEventStore(by_outbox, PokemonNotificationsQueue(queue_adapter))
+    bus_adapter = RecordingChannelAdapter("bus", error=None if by_outbox == "bus" else down)
+    queue_adapter = RecordingChannelAdapter("queue", error=None if by_outbox == "queue" else down)
+    bus, queue = AppMessageBus(bus_adapter), PokemonNotificationsQueue(queue_adapter)
+    bus_delivery: Any = "outbox" if by_outbox == "bus" else "direct"
+    queue_delivery: Any = "outbox" if by_outbox == "queue" else "direct"
+    connected = ConnectedEventStore(
+        ConnectedEventStore(pokemons_store(storage), bus, delivery=bus_delivery, message_codec=MESSAGE_CODEC),
+        queue,
+        delivery=queue_delivery,
+        message_codec=MESSAGE_CODEC,
+    )
 
     with pytest.raises(EventPublishError) as raised:
-        await connected.push_event(appeared())
+        if pushed == "push_event":
+            await connected.push_event(appeared())
+        else:
+            await EventStore.push_event_group(connected.group_event(appeared()))
 
     [stored] = await connected.get_events("pikachu-1")
+    failed_channel, relayed_channel, relayed_adapter = (
+        ("pokemon_notifications_queue", bus, bus_adapter)
+        if by_outbox == "bus"
+        else ("app_message_bus", queue, queue_adapter)
+    )
     assert [(failure.message_channel_id, failure.cause) for failure in raised.value.failures] == [
-        ("pokemon_notifications_queue", queue_down)
+        (failed_channel, down)
     ]
-    assert await OutboxRelay(storage, [bus], MESSAGE_CODEC).relay_once() == 1
-    assert [message.event for message in bus_adapter.messages] == [stored]
+    assert raised.value.event == stored
+    assert await OutboxRelay(storage, [relayed_channel], MESSAGE_CODEC).relay_once() == 1
+    assert [message.event for message in relayed_adapter.messages] == [stored]
 
 
 async def test_a_nested_outbox_wiring_relays_each_channels_message_whatever_the_other_channel_does() -> None:
