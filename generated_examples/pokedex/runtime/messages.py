@@ -36,7 +36,8 @@ class StateCarryingMessage(Generic[StoreIdT_co, EventT_co, AggregateT_co]):
     aggregate: AggregateT_co
 
     def __post_init__(self) -> None:
-        # Two comparisons: cheap enough to keep any channel from carrying an aggregate of another time.
+        # Two comparisons keep every channel from carrying an aggregate that is not the one as of its event.
+        # getattr: untyped code passing something else than an event or an aggregate gets this error too.
         event_id, event_version = (
             getattr(self.event, "aggregate_id", None),
             getattr(self.event, "version", None),
