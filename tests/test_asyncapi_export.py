@@ -258,10 +258,18 @@ def pokedex_bodies() -> list[dict[str, Any]]:
         leveled_up(version=3, timestamp=T0),
     ]
     trainer_events = [registered(timestamp=T0), trainer_caught(version=2, timestamp=T0)]
-    ash = Trainer(aggregate_id="ash", version=2, name="Ash", caught_pokemon_ids=["pikachu-1"])
+    # A state-carrying message's aggregate is the one as of its event: same aggregate id and version.
+    ash = [
+        Trainer(aggregate_id="ash", version=1, name="Ash", caught_pokemon_ids=[]),
+        Trainer(aggregate_id="ash", version=2, name="Ash", caught_pokemon_ids=["pikachu-1"]),
+    ]
     messages: list[Any] = [NotificationMessage("pokemons", event) for event in events]
-    messages += [StateCarryingMessage("pokemons", event, pokemon(version=event.version)) for event in events]
-    messages += [StateCarryingMessage("trainers", event, ash) for event in trainer_events]
+    messages += [
+        StateCarryingMessage("pokemons", event, pokemon(event.aggregate_id, version=event.version)) for event in events
+    ]
+    messages += [
+        StateCarryingMessage("trainers", event, aggregate) for event, aggregate in zip(trainer_events, ash, strict=True)
+    ]
     messages += [NotificationMessage("trainers", event) for event in trainer_events]
     messages += [AggregateExistsMessage(store, "some-id", T0) for store in ("pokemons", "trainers")]
     return [json.loads(POKEDEX_CODEC.to_json(message)) for message in messages]
@@ -309,7 +317,10 @@ def bookshop_bodies() -> list[dict[str, Any]]:
     )
     events = (placed, paid, shipped, cancelled)
     messages: list[Any] = [BookshopNotification("orders", event) for event in events]
-    messages += [BookshopStateCarrying("orders", event, order) for event in events]
+    # Each state-carrying message carries the order as of its event (its version).
+    messages += [
+        BookshopStateCarrying("orders", event, order.model_copy(update={"version": event.version})) for event in events
+    ]
     return [json.loads(BOOKSHOP_CODEC.to_json(message)) for message in messages]
 
 

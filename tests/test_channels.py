@@ -33,6 +33,7 @@ from pokedex import (
     Event,
     EventStore,
     InMemoryEventStorageAdapter,
+    InvalidMessageError,
     MessageChannel,
     MessageChannelEventStoreNotFoundError,
     NotificationMessage,
@@ -401,6 +402,21 @@ async def test_get_aggregate_and_publish_message_of_an_unknown_aggregate_publish
     bus = AppMessageBus(adapter, source_event_stores=[pokemons_store(InMemoryEventStorageAdapter())])
     with pytest.raises(AggregateNotFoundError):
         await bus.get_aggregate_and_publish_message(NotificationMessage("pokemons", appeared("missingno")))
+    assert adapter.published == []
+
+
+async def test_get_aggregate_and_publish_message_of_an_event_not_stored_yet_publishes_nothing() -> None:
+    storage = InMemoryEventStorageAdapter()
+    pokemons = pokemons_store(storage)
+    adapter = PublishingAdapter()
+    bus = AppMessageBus(adapter, source_event_stores=[pokemons])
+    await pushed_pikachu(pokemons)
+
+    # The aggregate read is as of version 3, the last stored: not the one as of the notified version 4.
+    with pytest.raises(
+        InvalidMessageError, match="'pikachu-1' at version 3, but its event is of 'pikachu-1' at version 4"
+    ):
+        await bus.get_aggregate_and_publish_message(NotificationMessage("pokemons", leveled_up(version=4)))
     assert adapter.published == []
 
 

@@ -31,6 +31,7 @@ from .pokedex_builders import (  # first: it makes the generated pokedex package
 
 # isort: split
 from pokedex import (
+    MESSAGE_CODEC,
     AggregateExistsMessageBus,
     AggregateNotFoundError,
     AppMessageBus,
@@ -48,6 +49,7 @@ from pokedex import (
     MessageChannelEventStoreNotFoundError,
     NotificationMessage,
     NotificationMessageBus,
+    OutboxRelay,
     Pokemon,
     PokemonAppeared,
     PokemonCaught,
@@ -913,6 +915,145 @@ async def test_a_failing_publish_of_the_nested_wiring_names_the_failing_channel(
     assert raised.value.message_channel_id == "pokemon_notifications_queue"
     assert raised.value.__cause__ is broker_down
     assert [message.event for message in bus_adapter.messages] == [raised.value.event]
+
+
+FAILING_CHANNELS = {
+    "bus fails": ("app_message_bus",),
+    "queue fails": ("pokemon_notifications_queue",),
+    "both fail": ("app_message_bus", "pokemon_notifications_queue"),
+}
+
+
+def failing_wiring(
+    adapter: EventStorageAdapter, failing: Sequence[str]
+) -> tuple[dict[str, RecordingChannelAdapter], dict[str, Exception], ConnectedEventStore[Any, PokemonsEvent, Pokemon]]:
+    """The generated pokemons wiring (bus, then queue) whose channels named in `failing` raise their own error."""
+    errors: dict[str, Exception] = {channel: ConnectionError(f"{channel} broker down") for channel in failing}
+    adapters = {
+        channel: RecordingChannelAdapter(channel, error=errors.get(channel))
+        for channel in ("app_message_bus", "pokemon_notifications_queue")
+    }
+    connected = connect_pokemons_event_store(
+        pokemons_store(adapter),
+        app_message_bus=AppMessageBus(adapters["app_message_bus"]),
+        pokemon_notifications_queue=PokemonNotificationsQueue(adapters["pokemon_notifications_queue"]),
+    )
+    return adapters, errors, connected
+
+
+def assert_names_every_failed_channel(
+    error: EventPublishError,
+    errors: dict[str, Exception],
+    adapters: dict[str, RecordingChannelAdapter],
+    stored: object,
+) -> None:
+    """`error` lists each failed channel with its own error, in publishing order, and every other channel
+    got the stored event's message."""
+    assert error.event == stored
+    assert [(failure.message_channel_id, failure.cause) for failure in error.failures] == list(errors.items())
+    first_channel, first_cause = next(iter(errors.items()))
+    assert (error.message_channel_id, error.cause, error.__cause__) == (first_channel, first_cause, first_cause)
+    for channel, cause in errors.items():
+        assert channel in str(error) and str(cause) in str(error)
+    for channel, channel_adapter in adapters.items():
+        if channel not in errors:
+            assert [message.event for message in channel_adapter.messages] == [stored]
+
+
+@pytest.mark.parametrize("failing", FAILING_CHANNELS.values(), ids=FAILING_CHANNELS.keys())
+async def test_every_channel_of_the_nested_wiring_gets_a_pushed_event_whatever_the_others_do(
+    adapter: EventStorageAdapter, failing: Sequence[str]
+) -> None:
+    adapters, errors, connected = failing_wiring(adapter, failing)
+
+    with pytest.raises(EventPublishError) as raised:
+        await connected.push_event(appeared())
+
+    [stored] = await connected.get_events("pikachu-1")
+    assert_names_every_failed_channel(raised.value, errors, adapters, stored)
+    assert f"could not be published to {len(failing)} channel" in str(raised.value)
+
+
+@pytest.mark.parametrize("failing", FAILING_CHANNELS.values(), ids=FAILING_CHANNELS.keys())
+async def test_every_channel_of_the_nested_wiring_gets_a_grouped_event_whatever_the_others_do(
+    adapter: EventStorageAdapter, failing: Sequence[str]
+) -> None:
+    adapters, errors, connected = failing_wiring(adapter, failing)
+    trainers_adapter = RecordingChannelAdapter("trainers bus")
+    trainers = connect_trainers_event_store(trainers_store(adapter), app_message_bus=AppMessageBus(trainers_adapter))
+
+    with pytest.raises(EventPublishError) as raised:
+        await EventStore.push_event_group(connected.group_event(appeared()), trainers.group_event(registered()))
+
+    [stored] = await connected.get_events("pikachu-1")
+    assert_names_every_failed_channel(raised.value, errors, adapters, stored)
+    assert [message.event for message in trainers_adapter.messages] == await trainers.get_events("ash")
+
+
+@pytest.mark.parametrize(
+    "by_outbox", ["bus", "queue"], ids=["bus by outbox, queue fails", "queue by outbox, bus fails"]
+)
+@pytest.mark.parametrize("pushed", ["push_event", "push_event_group"])
+async def test_a_nested_wiring_mixing_outbox_and_direct_delivery_publishes_directly_whatever_the_outbox_does(
+    by_outbox: str, pushed: str
+) -> None:
+    down = ConnectionError("broker down")
+    storage = InMemoryEventStorageAdapter()
+    bus_adapter = RecordingChannelAdapter("bus", error=None if by_outbox == "bus" else down)
+    queue_adapter = RecordingChannelAdapter("queue", error=None if by_outbox == "queue" else down)
+    bus, queue = AppMessageBus(bus_adapter), PokemonNotificationsQueue(queue_adapter)
+    bus_delivery: Any = "outbox" if by_outbox == "bus" else "direct"
+    queue_delivery: Any = "outbox" if by_outbox == "queue" else "direct"
+    connected = ConnectedEventStore(
+        ConnectedEventStore(pokemons_store(storage), bus, delivery=bus_delivery, message_codec=MESSAGE_CODEC),
+        queue,
+        delivery=queue_delivery,
+        message_codec=MESSAGE_CODEC,
+    )
+
+    with pytest.raises(EventPublishError) as raised:
+        if pushed == "push_event":
+            await connected.push_event(appeared())
+        else:
+            await EventStore.push_event_group(connected.group_event(appeared()))
+
+    [stored] = await connected.get_events("pikachu-1")
+    failed_channel, relayed_channel, relayed_adapter = (
+        ("pokemon_notifications_queue", bus, bus_adapter)
+        if by_outbox == "bus"
+        else ("app_message_bus", queue, queue_adapter)
+    )
+    assert [(failure.message_channel_id, failure.cause) for failure in raised.value.failures] == [
+        (failed_channel, down)
+    ]
+    assert raised.value.event == stored
+    assert await OutboxRelay(storage, [relayed_channel], MESSAGE_CODEC).relay_once() == 1
+    assert [message.event for message in relayed_adapter.messages] == [stored]
+
+
+async def test_a_nested_outbox_wiring_relays_each_channels_message_whatever_the_other_channel_does() -> None:
+    bus_down = ConnectionError("bus broker down")
+    storage = InMemoryEventStorageAdapter()
+    bus_adapter = RecordingChannelAdapter("bus", error=bus_down)
+    queue_adapter = RecordingChannelAdapter("queue")
+    bus, queue = AppMessageBus(bus_adapter), PokemonNotificationsQueue(queue_adapter)
+    connected = ConnectedEventStore(
+        ConnectedEventStore(pokemons_store(storage), bus, delivery="outbox", message_codec=MESSAGE_CODEC),
+        queue,
+        delivery="outbox",
+        message_codec=MESSAGE_CODEC,
+    )
+
+    result = await connected.push_event(appeared())
+
+    assert await OutboxRelay(storage, [bus, queue], MESSAGE_CODEC).relay_once() == 1
+    assert queue_adapter.messages == [NotificationMessage("pokemons", result.event)]
+    assert bus_adapter.messages == []  # pending in the outbox, retried later
+
+
+def test_an_event_publish_error_needs_a_failed_channel() -> None:
+    with pytest.raises(ValueError, match="at least one failed channel"):
+        EventPublishError(event_store_id="pokemons", event=appeared(), failures=[])
 
 
 # -- channels a connected store cannot publish to ---------------------------------------------------------

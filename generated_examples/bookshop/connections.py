@@ -19,6 +19,8 @@ def connect_orders_event_store(
     """The orders store connected as the spec says: each push is then published to each channel.
 
     Channels, in publishing order: order_events_bus, order_state_queue.
+    Each gets the message whatever the others do; if any failed, EventPublishError then lists every one
+    that did (`.failures`).
     """
     connected = ConnectedEventStore(event_store, order_events_bus)
     connected = ConnectedEventStore(connected, order_state_queue)

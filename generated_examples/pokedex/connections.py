@@ -19,6 +19,8 @@ def connect_pokemons_event_store(
     """The pokemons store connected as the spec says: each push is then published to each channel.
 
     Channels, in publishing order: app_message_bus, pokemon_notifications_queue.
+    Each gets the message whatever the others do; if any failed, EventPublishError then lists every one
+    that did (`.failures`).
     """
     connected = ConnectedEventStore(event_store, app_message_bus)
     connected = ConnectedEventStore(connected, pokemon_notifications_queue)
@@ -33,6 +35,8 @@ def connect_trainers_event_store(
     """The trainers store connected as the spec says: each push is then published to each channel.
 
     Channels, in publishing order: app_message_bus.
+    Each gets the message whatever the others do; if any failed, EventPublishError then lists every one
+    that did (`.failures`).
     """
     connected = ConnectedEventStore(event_store, app_message_bus)
     return connected

@@ -1,5 +1,8 @@
 """Errors raised by the runtime. Each carries its context as attributes, not only in its message."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class KastorError(Exception):
     """Base class of every error the Kastor runtime raises."""
@@ -102,22 +105,45 @@ class MessageChannelEventStoreNotFoundError(KastorError):
         self.event_store_id = event_store_id
 
 
-class EventPublishError(KastorError):
-    """The event was stored, but publishing its message failed; raised from the channel's error.
+@dataclass(frozen=True, slots=True)
+class PublishFailure:
+    """One channel that could not publish a stored event's message, and the error it raised."""
 
-    `event` is the stored event: it stays stored, so a retry must publish, not push again.
+    message_channel_id: str
+    cause: Exception
+
+
+class InvalidMessageError(KastorError, ValueError):
+    """A message built in Python contradicts itself: a state-carrying message whose aggregate is not the
+    one as of its event, an aggregate-exists message whose id is not a string or whose timestamp is naive."""
+
+    def __init__(self, message: str, *, event_store_id: str) -> None:
+        super().__init__(f"{event_store_id}: {message}")
+        self.event_store_id = event_store_id
+
+
+class EventPublishError(KastorError):
+    """The event was stored, but publishing its message to one or more channels failed.
+
+    Raised once every channel of the connected store (every level of a nested one) has been tried: one
+    channel failing does not keep the message from the others. `event` is the stored event: it stays
+    stored, so a retry must publish, not push again. `failures` lists each failed channel with its error,
+    in publishing order (channels not listed got the message); `message_channel_id` and `cause` are the
+    first failure's, and the error is raised from that cause.
     """
 
-    def __init__(
-        self, *, event_store_id: str, message_channel_id: str, event: object, cause: BaseException
-    ) -> None:
+    def __init__(self, *, event_store_id: str, event: object, failures: Sequence[PublishFailure]) -> None:
+        if not failures:
+            raise ValueError("an EventPublishError needs at least one failed channel")
         aggregate_id = getattr(event, "aggregate_id", "?")
         version = getattr(event, "version", "?")
+        failed = "; ".join(f"{failure.message_channel_id}: {failure.cause!r}" for failure in failures)
         super().__init__(
             f"{event_store_id}/{aggregate_id} v{version} was stored but could not be published to "
-            f"{message_channel_id}: {cause!r}"
+            f"{len(failures)} channel{'s' if len(failures) > 1 else ''}: {failed}"
         )
         self.event_store_id = event_store_id
-        self.message_channel_id = message_channel_id
         self.event = event
-        self.cause = cause
+        self.failures: tuple[PublishFailure, ...] = tuple(failures)
+        self.message_channel_id = failures[0].message_channel_id
+        self.cause: Exception = failures[0].cause

@@ -7,7 +7,7 @@ from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 from .aggregates import Aggregate
 from .channels import MessageChannel, NotificationMessageChannel, StateCarryingMessageChannel
-from .errors import EventPublishError, MessageChannelEventStoreNotFoundError
+from .errors import EventPublishError, MessageChannelEventStoreNotFoundError, PublishFailure
 from .events import Event
 from .message_codecs import MessageCodec
 from .messages import NotificationMessage, StateCarryingMessage
@@ -37,8 +37,11 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
       push's `next_aggregate` when there is one, or else the aggregate read back at the event's version.
 
     Nothing is published when the push fails. When publishing fails the event stays stored and
-    `EventPublishError` is raised from the channel's error. mypy accepts only a channel whose sources
-    include this store; an aggregate-exists channel is refused (and raises TypeError at run time).
+    `EventPublishError` is raised from the channel's error. A connected store wrapping another (the
+    generated `connect_*_event_store` nesting) publishes to every channel, innermost first, each whatever
+    the others do; then one `EventPublishError` lists every channel that failed. mypy accepts only a
+    channel whose sources include this store; an aggregate-exists channel is refused (and raises TypeError
+    at run time).
     """
 
     @overload
@@ -192,10 +195,24 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
         published. Outbox delivery: the event and the message are stored in one transaction, then the
         wrapped store's `on_event_pushed` runs; a relay publishes the message."""
         if not self._uses_outbox():
-            result = await self.event_store.push_event(event, prev_aggregate=prev_aggregate, force=force)
-            await self._publish(result)
+            result, failures = await self._push_and_publish(event, prev_aggregate=prev_aggregate, force=force)
+            self._raise_publish_failures(result, failures)
             return result
         return await super().push_event(event, prev_aggregate=prev_aggregate, force=force)
+
+    async def _push_and_publish(
+        self, event: EventT, *, prev_aggregate: AggregateT | None, force: bool
+    ) -> tuple[PushEventResult[EventT, AggregateT], list[PublishFailure]]:
+        """Pushes through the wrapped stores, then publishes to this store's channel whatever the wrapped
+        connected stores' channels did; returns the failures of every level instead of raising them."""
+        inner = self.event_store
+        if isinstance(inner, ConnectedEventStore):
+            result, failures = await inner._push_and_publish(
+                event, prev_aggregate=prev_aggregate, force=force
+            )
+        else:
+            result, failures = await inner.push_event(event, prev_aggregate=prev_aggregate, force=force), []
+        return result, [*failures, *await self._try_publish(result)]
 
     def _uses_outbox(self) -> bool:
         inner = self.event_store
@@ -235,12 +252,32 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
         return self.event_store._prepare(event, prev_aggregate, now)
 
     async def _event_pushed(self, result: PushEventResult[EventT, AggregateT]) -> None:
-        # In a group: the wrapped store's own follow-up (its callback, its own channel if connected), then ours.
-        await self.event_store._event_pushed(result)
-        if self.delivery == "direct":
-            await self._publish(result)
+        # In a group, or after an outbox push: the wrapped stores' follow-ups, then ours.
+        self._raise_publish_failures(result, await self._follow_up(result))
 
-    async def _publish(self, result: PushEventResult[EventT, AggregateT]) -> None:
+    async def _follow_up(self, result: PushEventResult[EventT, AggregateT]) -> list[PublishFailure]:
+        """The wrapped store's own follow-up (its callback, its channels if connected), then the direct
+        publish to this store's channel, whatever the wrapped channels did; returns every publish failure."""
+        inner = self.event_store
+        if isinstance(inner, ConnectedEventStore):
+            failures = await inner._follow_up(result)
+        else:
+            await inner._event_pushed(result)
+            failures = []
+        if self.delivery == "direct":
+            failures.extend(await self._try_publish(result))
+        return failures
+
+    def _raise_publish_failures(
+        self, result: PushEventResult[EventT, AggregateT], failures: list[PublishFailure]
+    ) -> None:
+        if failures:
+            raise EventPublishError(
+                event_store_id=self.event_store_id, event=result.event, failures=failures
+            ) from failures[0].cause
+
+    async def _try_publish(self, result: PushEventResult[EventT, AggregateT]) -> list[PublishFailure]:
+        """Publishes the message of a stored event to this store's channel; its failure, if any, in a list."""
         channel = self.message_channel
         try:
             if isinstance(channel, StateCarryingMessageChannel):
@@ -256,10 +293,6 @@ class ConnectedEventStore(EventStore[StoreIdT, EventT, AggregateT]):
                 )
             else:
                 await channel.publish_message(NotificationMessage(self.event_store_id, result.event))
-        except Exception as error:
-            raise EventPublishError(
-                event_store_id=self.event_store_id,
-                message_channel_id=channel.message_channel_id,
-                event=result.event,
-                cause=error,
-            ) from error
+        except Exception as error:  # reported with the other channels' failures once all have been tried
+            return [PublishFailure(channel.message_channel_id, error)]
+        return []

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Generic, TypeAlias, TypeVar
 
 from .aggregates import Aggregate
+from .errors import InvalidMessageError
 from .events import Event
 
 StoreIdT_co = TypeVar("StoreIdT_co", bound=str, covariant=True)
@@ -34,6 +35,24 @@ class StateCarryingMessage(Generic[StoreIdT_co, EventT_co, AggregateT_co]):
     event: EventT_co
     aggregate: AggregateT_co
 
+    def __post_init__(self) -> None:
+        # Two comparisons keep every channel from carrying an aggregate that is not the one as of its event.
+        # getattr: untyped code passing something else than an event or an aggregate gets this error too.
+        event_id, event_version = (
+            getattr(self.event, "aggregate_id", None),
+            getattr(self.event, "version", None),
+        )
+        aggregate_id, version = (
+            getattr(self.aggregate, "aggregate_id", None),
+            getattr(self.aggregate, "version", None),
+        )
+        if (aggregate_id, version) != (event_id, event_version):
+            raise InvalidMessageError(
+                f"a state-carrying message's aggregate is {aggregate_id!r} at version {version}, but its event "
+                f"is of {event_id!r} at version {event_version}: the aggregate must be the one as of its event",
+                event_store_id=self.event_store_id,
+            )
+
 
 @dataclass(frozen=True, slots=True)
 class AggregateExistsMessage(Generic[StoreIdT_co]):
@@ -42,6 +61,24 @@ class AggregateExistsMessage(Generic[StoreIdT_co]):
     event_store_id: StoreIdT_co
     aggregate_id: str
     initial_event_timestamp: datetime
+
+    def __post_init__(self) -> None:
+        _check_aggregate_exists(self.event_store_id, self.aggregate_id, self.initial_event_timestamp)
+
+
+def _check_aggregate_exists(event_store_id: str, aggregate_id: object, timestamp: object) -> None:
+    """InvalidMessageError unless the id is a str and the timestamp aware: code that type checkers do not
+    see may pass anything."""
+    if not isinstance(aggregate_id, str):
+        raise InvalidMessageError(
+            f"an aggregate-exists message's aggregate_id must be a str, got {type(aggregate_id).__name__}",
+            event_store_id=event_store_id,
+        )
+    if not isinstance(timestamp, datetime) or timestamp.utcoffset() is None:
+        raise InvalidMessageError(
+            f"an aggregate-exists message's initial_event_timestamp must be an aware datetime, got {timestamp!r}",
+            event_store_id=event_store_id,
+        )
 
 
 Message: TypeAlias = (
