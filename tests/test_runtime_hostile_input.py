@@ -268,6 +268,92 @@ async def test_an_initial_sqlite_row_without_a_timestamp_is_a_decode_error_when_
     )
 
 
+def sqlite_execute(path: Path, sql: str) -> None:
+    """Runs SQL of a hand-made corruption (text that is not UTF-8 cannot be written through parameters)."""
+    with sqlite3.connect(path) as connection:
+        connection.execute(sql)
+    connection.close()
+
+
+NOT_UTF8 = "CAST(x'7b22ff' AS TEXT)"  # the bytes {"\xff stored as text: what a broken writer can leave
+SQLITE_COLUMNS = {
+    "type": f"{NOT_UTF8}, '{TS}', '{CAUGHT}', NULL",
+    "timestamp": f"'POKEMON_CAUGHT', {NOT_UTF8}, '{CAUGHT}', NULL",
+    "payload": f"'POKEMON_CAUGHT', '{TS}', {NOT_UTF8}, NULL",
+    "metadata": f"'POKEMON_CAUGHT', '{TS}', '{CAUGHT}', {NOT_UTF8}",
+}
+
+
+@pytest.mark.parametrize(("column", "values"), SQLITE_COLUMNS.items(), ids=SQLITE_COLUMNS)
+async def test_sqlite_text_that_is_not_utf8_is_a_decode_error_naming_its_row(
+    tmp_path: Path, column: str, values: str
+) -> None:
+    # sqlite3 fails the whole fetch on such text, with no word of its row: the adapter finds the row.
+    path = tmp_path / "events.sqlite3"
+    async with SQLiteEventStorageAdapter(path) as adapter:
+        pokemons = pokemons_store(adapter)
+        await pokemons.push_event(appeared("missingno", timestamp=T0))
+        sqlite_execute(path, f"INSERT INTO kastor_events VALUES ('pokemons', 'missingno', 2, {values})")
+        await pokemons.push_event(appeared("pikachu", timestamp=T0))
+        await assert_unreadable(
+            pokemons, "missingno", 2, rf"its {column} column holds text that is not valid UTF-8 \(b'{{\"\\xff'\)"
+        )
+        assert [event.version for event in await pokemons.get_events("pikachu")] == [1]  # other aggregates read
+
+
+AGGREGATE_IDS = {
+    "a blob": ("x'6869'", r"holds a blob \(b'hi'\), not text"),
+    "text that is not UTF-8": ("CAST(x'68ff' AS TEXT)", r"holds text that is not valid UTF-8 \(b'h\\xff'\)"),
+}
+
+
+@pytest.mark.parametrize("limit", [None, 1])
+@pytest.mark.parametrize(("stored_id", "error"), AGGREGATE_IDS.values(), ids=AGGREGATE_IDS)
+async def test_an_initial_sqlite_row_whose_aggregate_id_is_not_text_is_a_decode_error_when_listing(
+    tmp_path: Path, stored_id: str, error: str, limit: int | None
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    async with SQLiteEventStorageAdapter(path) as adapter:
+        pokemons = pokemons_store(adapter)
+        await pokemons.push_event(appeared("pikachu", timestamp=T0))
+        sqlite_execute(
+            path,
+            f"INSERT INTO kastor_events VALUES ('pokemons', {stored_id}, 1, 'POKEMON_APPEARED', '{TS}', '{{}}', NULL)",
+        )
+        with pytest.raises(
+            EventDecodeError, match="has no readable aggregate id: its aggregate_id column " + error
+        ) as raised:
+            await pokemons.list_aggregate_ids(limit=limit)
+    assert str(raised.value).startswith("pokemons: invalid stored event: an initial event (version 1) ")
+    assert (raised.value.event_store_id, raised.value.aggregate_id, raised.value.version) == ("pokemons", None, 1)
+
+
+@pytest.mark.parametrize(
+    ("stored_timestamp", "error"),
+    [
+        ("x'00'", "its timestamp column holds a blob, not text"),
+        (NOT_UTF8, "its timestamp column holds text that is not valid UTF-8"),
+    ],
+    ids=["a blob", "text that is not UTF-8"],
+)
+async def test_an_initial_sqlite_row_whose_timestamp_is_not_text_is_a_decode_error_when_listing(
+    tmp_path: Path, stored_timestamp: str, error: str
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    async with SQLiteEventStorageAdapter(path) as adapter:
+        pokemons = pokemons_store(adapter)
+        await pokemons.push_event(appeared("pikachu", timestamp=T0))
+        values = f"'pokemons', 'missingno', 1, 'POKEMON_APPEARED', {stored_timestamp}, '{{}}', NULL"
+        sqlite_execute(path, f"INSERT INTO kastor_events VALUES ({values})")
+        with pytest.raises(EventDecodeError, match=error) as raised:
+            await pokemons.list_aggregate_ids()
+    assert (raised.value.event_store_id, raised.value.aggregate_id, raised.value.version) == (
+        "pokemons",
+        "missingno",
+        1,
+    )
+
+
 POSTGRES_ROWS = {
     "payload no longer matches its model": (
         "POKEMON_CAUGHT",
