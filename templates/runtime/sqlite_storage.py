@@ -432,7 +432,7 @@ def _fetch_all(connection: sqlite3.Connection, sql: str, parameters: Sequence[An
     except sqlite3.OperationalError as error:
         if not str(error).startswith("Could not decode to UTF-8"):  # sqlite3's words for it
             raise
-    # The connection is this thread's alone (see _Worker): no other read sees the factory changed.
+    # Work on the connection runs one piece at a time (see _Worker): no other read sees the factory changed.
     connection.text_factory = _lenient_text
     try:
         return connection.execute(sql, parameters).fetchall()
