@@ -9,6 +9,7 @@ limits are refused before anything is stored, whatever the adapter.
 
 import json
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -51,6 +52,7 @@ from pokedex import (
     PostgresEventStorageAdapter,
     Reducer,
     SQLiteEventStorageAdapter,
+    StateCarryingMessage,
     set_default_event_limits,
 )
 from pokedex.runtime.codecs import schema_depth
@@ -260,6 +262,92 @@ async def test_an_initial_sqlite_row_without_a_timestamp_is_a_decode_error_when_
         await pokemons.push_event(appeared("pikachu", timestamp=T0))
         sqlite_insert(path, ("pokemons", "missingno", 1, "POKEMON_APPEARED", "yesterday", "{}", None))
         with pytest.raises(EventDecodeError, match="its timestamp 'yesterday' is not an ISO 8601 timestamp") as raised:
+            await pokemons.list_aggregate_ids()
+    assert (raised.value.event_store_id, raised.value.aggregate_id, raised.value.version) == (
+        "pokemons",
+        "missingno",
+        1,
+    )
+
+
+def sqlite_execute(path: Path, sql: str) -> None:
+    """Runs SQL of a hand-made corruption (text that is not UTF-8 cannot be written through parameters)."""
+    with sqlite3.connect(path) as connection:
+        connection.execute(sql)
+    connection.close()
+
+
+NOT_UTF8 = "CAST(x'7b22ff' AS TEXT)"  # the bytes {"\xff stored as text: what a broken writer can leave
+SQLITE_COLUMNS = {
+    "type": f"{NOT_UTF8}, '{TS}', '{CAUGHT}', NULL",
+    "timestamp": f"'POKEMON_CAUGHT', {NOT_UTF8}, '{CAUGHT}', NULL",
+    "payload": f"'POKEMON_CAUGHT', '{TS}', {NOT_UTF8}, NULL",
+    "metadata": f"'POKEMON_CAUGHT', '{TS}', '{CAUGHT}', {NOT_UTF8}",
+}
+
+
+@pytest.mark.parametrize(("column", "values"), SQLITE_COLUMNS.items(), ids=SQLITE_COLUMNS)
+async def test_sqlite_text_that_is_not_utf8_is_a_decode_error_naming_its_row(
+    tmp_path: Path, column: str, values: str
+) -> None:
+    # sqlite3 fails the whole fetch on such text, with no word of its row: the adapter finds the row.
+    path = tmp_path / "events.sqlite3"
+    async with SQLiteEventStorageAdapter(path) as adapter:
+        pokemons = pokemons_store(adapter)
+        await pokemons.push_event(appeared("missingno", timestamp=T0))
+        sqlite_execute(path, f"INSERT INTO kastor_events VALUES ('pokemons', 'missingno', 2, {values})")
+        await pokemons.push_event(appeared("pikachu", timestamp=T0))
+        await assert_unreadable(
+            pokemons, "missingno", 2, rf"its {column} column holds text that is not valid UTF-8 \(b'{{\"\\xff'\)"
+        )
+        assert [event.version for event in await pokemons.get_events("pikachu")] == [1]  # other aggregates read
+
+
+AGGREGATE_IDS = {
+    "a blob": ("x'6869'", r"holds a blob \(b'hi'\), not text"),
+    "text that is not UTF-8": ("CAST(x'68ff' AS TEXT)", r"holds text that is not valid UTF-8 \(b'h\\xff'\)"),
+}
+
+
+@pytest.mark.parametrize("limit", [None, 1])
+@pytest.mark.parametrize(("stored_id", "error"), AGGREGATE_IDS.values(), ids=AGGREGATE_IDS)
+async def test_an_initial_sqlite_row_whose_aggregate_id_is_not_text_is_a_decode_error_when_listing(
+    tmp_path: Path, stored_id: str, error: str, limit: int | None
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    async with SQLiteEventStorageAdapter(path) as adapter:
+        pokemons = pokemons_store(adapter)
+        await pokemons.push_event(appeared("pikachu", timestamp=T0))
+        sqlite_execute(
+            path,
+            f"INSERT INTO kastor_events VALUES ('pokemons', {stored_id}, 1, 'POKEMON_APPEARED', '{TS}', '{{}}', NULL)",
+        )
+        with pytest.raises(
+            EventDecodeError, match="has no readable aggregate id: its aggregate_id column " + error
+        ) as raised:
+            await pokemons.list_aggregate_ids(limit=limit)
+    assert str(raised.value).startswith("pokemons: invalid stored event: an initial event (version 1) ")
+    assert (raised.value.event_store_id, raised.value.aggregate_id, raised.value.version) == ("pokemons", None, 1)
+
+
+@pytest.mark.parametrize(
+    ("stored_timestamp", "error"),
+    [
+        ("x'00'", "its timestamp column holds a blob, not text"),
+        (NOT_UTF8, "its timestamp column holds text that is not valid UTF-8"),
+    ],
+    ids=["a blob", "text that is not UTF-8"],
+)
+async def test_an_initial_sqlite_row_whose_timestamp_is_not_text_is_a_decode_error_when_listing(
+    tmp_path: Path, stored_timestamp: str, error: str
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    async with SQLiteEventStorageAdapter(path) as adapter:
+        pokemons = pokemons_store(adapter)
+        await pokemons.push_event(appeared("pikachu", timestamp=T0))
+        values = f"'pokemons', 'missingno', 1, 'POKEMON_APPEARED', {stored_timestamp}, '{{}}', NULL"
+        sqlite_execute(path, f"INSERT INTO kastor_events VALUES ({values})")
+        with pytest.raises(EventDecodeError, match=error) as raised:
             await pokemons.list_aggregate_ids()
     assert (raised.value.event_store_id, raised.value.aggregate_id, raised.value.version) == (
         "pokemons",
@@ -491,6 +579,127 @@ async def test_an_event_that_json_cannot_hold_is_refused_before_storage(adapter:
     with pytest.raises(InvalidEventError, match="notes/note v1: Noted"):
         await notes.push_event(noted(circular))
     assert await notes.get_events("note") == []
+
+
+# -- numbers JSON cannot hold ------------------------------------------------------------------------------
+
+
+class Measured(Event):
+    event_store_id: ClassVar[str] = "measures"
+    type: Literal["MEASURED"] = "MEASURED"
+    payload: JsonValue
+    metadata: JsonValue = None
+
+
+class Measure(Aggregate):
+    payload: JsonValue = None
+
+
+class MeasuresReducer(Reducer[Measured, Measure]):
+    event_store_id = "measures"
+
+    def _dispatch(self, aggregate: Measure | None, event: Measured) -> Measure:
+        return Measure(aggregate_id=event.aggregate_id, version=event.version, payload=event.payload)
+
+
+def measures_store(adapter: EventStorageAdapter | None) -> EventStore[Any, Measured, Measure]:
+    return EventStore(
+        event_store_id="measures",
+        codec=EventCodec[Measured]("measures", TypeAdapter(Measured)),
+        initial_event_types=["MEASURED"],
+        reducer=MeasuresReducer(),
+        event_storage_adapter=adapter,
+    )
+
+
+NAN, INFINITY = float("nan"), float("inf")
+NOT_JSON_NUMBERS = {
+    "NaN in a payload": ({"payload": {"stats": {"ratio": NAN}}}, "payload.stats.ratio: NaN is not a JSON number"),
+    "infinity in an array": ({"payload": [1, None, INFINITY]}, "payload.2: infinity is not a JSON number"),
+    "the payload itself": ({"payload": -INFINITY}, "payload: -infinity is not a JSON number"),
+    "in metadata": ({"payload": None, "metadata": {"weights": [0.5, NAN]}}, "metadata.weights.1: NaN is not"),
+}
+
+
+@pytest.mark.parametrize(("fields", "error"), NOT_JSON_NUMBERS.values(), ids=NOT_JSON_NUMBERS)
+async def test_numbers_json_cannot_hold_are_refused_before_storage_naming_their_path(
+    adapter: EventStorageAdapter, fields: dict[str, Any], error: str
+) -> None:
+    # pydantic would write them as null: what was pushed would not be what is stored.
+    measures = measures_store(adapter)
+    event = Measured(aggregate_id="m-1", version=1, **fields)
+    with pytest.raises(InvalidEventError, match=f"^measures/m-1 v1: {re.escape(error)}") as raised:
+        await measures.push_event(event)
+    assert (raised.value.event_store_id, raised.value.aggregate_id, raised.value.version) == ("measures", "m-1", 1)
+    with pytest.raises(InvalidEventError, match=re.escape(error)):
+        await EventStore.push_event_group(measures.group_event(event))
+    assert await measures.get_events("m-1") == []
+
+
+@pytest.mark.service
+async def test_numbers_json_cannot_hold_are_refused_before_storage_in_postgres(
+    postgres_schema_fixture: tuple[str, str],
+) -> None:
+    url, schema = postgres_schema_fixture
+    async with PostgresEventStorageAdapter(url, schema=schema) as adapter:
+        await adapter.create_schema()
+        measures = measures_store(adapter)
+        with pytest.raises(InvalidEventError, match=r"payload.stats.ratio: NaN is not a JSON number"):
+            await measures.push_event(Measured(aggregate_id="m-1", version=1, payload={"stats": {"ratio": NAN}}))
+        assert await measures.get_events("m-1") == []
+
+
+async def test_nulls_and_finite_numbers_are_stored_as_they_were_pushed(adapter: EventStorageAdapter) -> None:
+    measures = measures_store(adapter)
+    payload: JsonValue = {"none": None, "list": [None, 1.5, -0.25, 1e300], "text": "null NaN Infinity"}
+    await measures.push_event(Measured(aggregate_id="m-1", version=1, payload=payload, metadata=None))
+    [event] = await measures.get_events("m-1")
+    assert (event.payload, event.metadata, "metadata" in event.model_fields_set) == (payload, None, True)
+
+
+class RatedPayload(BaseModel):
+    ratio: float
+    best: float | None = None
+
+
+class Rated(Event):
+    event_store_id: ClassVar[str] = "rates"
+    type: Literal["RATED"] = "RATED"
+    payload: RatedPayload
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({"ratio": NAN}, "payload.ratio: NaN is not a JSON number"),  # null, which the field refuses
+        ({"ratio": 0.5, "best": INFINITY}, "payload.best: infinity is not a JSON number"),  # null, which it takes
+    ],
+    ids=["a number field", "a nullable number field"],
+)
+def test_typed_number_fields_refuse_numbers_json_cannot_hold(payload: dict[str, float], error: str) -> None:
+    codec = EventCodec[Rated]("rates", TypeAdapter(Rated))
+    event = Rated(aggregate_id="r-1", version=1, payload=RatedPayload(**payload))
+    with pytest.raises(InvalidEventError, match=f"^rates/r-1 v1: {re.escape(error)}$"):
+        codec.validate(event, default_timestamp=T0)
+    assert codec.validate(Rated(aggregate_id="r-1", version=1, payload=RatedPayload(ratio=0.5, best=None)))
+
+
+def test_codecs_refuse_to_write_numbers_json_cannot_hold() -> None:
+    codec = EventCodec[Measured]("measures", TypeAdapter(Measured))
+    event = Measured(aggregate_id="m-1", version=2, timestamp=T0, payload={"ratio": NAN})
+    with pytest.raises(InvalidEventError, match=r"^measures/m-1 v2: payload.ratio: NaN is not a JSON number$"):
+        codec.to_json(event)
+    messages = MessageCodec({"measures": (codec, Measure)})
+    with pytest.raises(InvalidEventError, match=r"^measures/m-1 v2: payload.ratio: NaN is not a JSON number$"):
+        messages.to_json(NotificationMessage("measures", event))
+    finite = Measured(aggregate_id="m-1", version=2, timestamp=T0, payload={"ratio": None})
+    aggregate = Measure(aggregate_id="m-1", version=2, payload={"ratios": [INFINITY]})
+    for encode in (messages.to_json, messages.to_dict):
+        with pytest.raises(InvalidEventError, match=r"^measures/m-1 v2: aggregate.payload.ratios.0: infinity is not"):
+            encode(StateCarryingMessage("measures", finite, aggregate))
+    assert codec.to_json(finite) == b'{"aggregate_id":"m-1","version":2,"timestamp":"2024-05-01T12:00:00Z",' + (
+        b'"type":"MEASURED","payload":{"ratio":null}}'
+    )
 
 
 async def test_an_event_of_another_store_names_its_unknown_type(adapter: EventStorageAdapter) -> None:

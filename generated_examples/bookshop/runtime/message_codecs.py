@@ -11,8 +11,8 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from .aggregates import Aggregate
-from .codecs import EventCodec, describe
-from .errors import EventDecodeError, KastorError
+from .codecs import EventCodec, describe, non_json_number
+from .errors import EventDecodeError, InvalidEventError, KastorError
 from .limits import EventLimits, default_event_limits, nests_deeper_than, size_of
 from .messages import AggregateExistsMessage, Message, NotificationMessage, StateCarryingMessage
 from .timestamps import require_aware
@@ -54,6 +54,8 @@ class MessageCodec:
         return frozenset(self._stores)
 
     def to_dict(self, message: Message) -> dict[str, Any]:
+        """The message's body as JSON values. Raises InvalidEventError when its event or its aggregate holds
+        NaN or an infinity, which JSON cannot hold (the body would otherwise say null)."""
         _check_own_message(message)
         if isinstance(message, AggregateExistsMessage):
             self._store(message.event_store_id)
@@ -64,6 +66,7 @@ class MessageCodec:
                 "initial_event_timestamp": message.initial_event_timestamp.isoformat(),
             }
         codec, _ = self._store(message.event_store_id)
+        _check_json_numbers(message)
         body: dict[str, Any] = {
             "event_store_id": message.event_store_id,
             "event": codec.to_dict(message.event),
@@ -306,4 +309,20 @@ def _check_own_message(message: object) -> None:
         raise TypeError(
             f"{type(message).__name__} is not a message of this package (a NotificationMessage, "
             "StateCarryingMessage or AggregateExistsMessage of its runtime)"
+        )
+
+
+def _check_json_numbers(message: NotificationMessage[Any, Any] | StateCarryingMessage[Any, Any, Any]) -> None:
+    """InvalidEventError, naming the event, if its event or aggregate holds a number JSON cannot hold."""
+    event = message.event
+    problem = non_json_number(event)
+    if problem is None and isinstance(message, StateCarryingMessage):
+        problem = non_json_number(message.aggregate)
+        problem = None if problem is None else f"aggregate.{problem}"
+    if problem is not None:
+        raise InvalidEventError(
+            problem,
+            event_store_id=message.event_store_id,
+            aggregate_id=str(event.aggregate_id),
+            version=event.version,
         )

@@ -9,11 +9,11 @@ and read JSON are held to the codec's `EventLimits` (see limits.py).
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from .errors import EventDecodeError, InvalidEventError
@@ -62,10 +62,19 @@ class EventCodec(Generic[EventT]):
         self._limits = checked_limits(limits)
 
     def to_json(self, event: EventT) -> bytes:
-        """The event's JSON: what it was given, no more (defaults are applied on read, never written)."""
-        return self._adapter.dump_json(event, by_alias=True, exclude_unset=True)
+        """The event's JSON: what it was given, no more (defaults are applied on read, never written).
+
+        Raises InvalidEventError when the event holds NaN or an infinity, which JSON cannot hold.
+        """
+        data = self._adapter.dump_json(event, by_alias=True, exclude_unset=True)
+        problem = non_json_number(event, data)
+        if problem is not None:
+            raise self._invalid(event, problem)
+        return data
 
     def to_dict(self, event: EventT) -> dict[str, Any]:
+        """The event's JSON as Python values, for an event that `validate` accepted (NaN and infinities, which
+        it refuses, would be written as null here)."""
         dumped: dict[str, Any] = self._adapter.dump_python(
             event, mode="json", by_alias=True, exclude_unset=True
         )
@@ -173,9 +182,19 @@ class EventCodec(Generic[EventT]):
         except ValidationError as error:
             if depth <= limits.max_depth and nests_deeper_than(data, limits.max_depth):
                 raise self._invalid(event, _too_deep(type(event).__name__, limits)) from error
+            problem = non_json_number(event, data)  # written as null, which a number field refuses
+            if problem is not None:
+                raise self._invalid(event, problem) from None
             raise self._invalid(
                 event, f"{type(event).__name__} is not a valid event of this store: {explain(error)}"
             ) from error
+        # pydantic writes NaN and infinities as null: read back, the event would differ from the one pushed.
+        # Comparing them (in C, for JSON values) costs less than searching the event for such numbers,
+        # which is done only if they differ, and only if the JSON holds a null at all.
+        if b"null" in data and validated != event:
+            problem = non_json_number(event, data)
+            if problem is not None:
+                raise self._invalid(event, problem)
         if self.schemas is not None:
             fields = json.loads(data)
             if not self.schemas.is_valid(validated.type, fields):
@@ -232,6 +251,71 @@ class EventCodec(Generic[EventT]):
             aggregate_id=str(getattr(event, "aggregate_id", "?")),
             version=_version_of(event),
         )
+
+
+def non_json_number(model: BaseModel, data: bytes | None = None) -> str | None:
+    """Where a model holds a number that JSON cannot (NaN, infinity, -infinity), and which, if any:
+    `payload.stats.ratio: NaN is not a JSON number`.
+
+    pydantic writes such numbers as null, so a model whose JSON (`data`, when already at hand) holds no
+    null holds none of them: the normal path costs one search of the bytes, in C. Otherwise the model's
+    values go through the C encoder of `json`, which refuses such numbers; only then are they walked in
+    Python, to name where.
+    """
+    if data is not None and b"null" not in data:
+        return None
+    serializer = type(model).__pydantic_serializer__
+    options: dict[str, Any] = {"round_trip": True, "by_alias": True, "exclude_unset": True, "warnings": False}
+    try:
+        if data is None and b"null" not in serializer.to_json(model, **options):
+            return None
+        _FINITE_JSON.encode(model)
+        return None
+    except PydanticSerializationError:  # not JSON at all: the caller's own checks say why
+        return None
+    except (ValueError, TypeError, RecursionError):  # NaN or infinity, or values json.dumps cannot take
+        pass
+    try:
+        values = serializer.to_python(model, **options)  # as it is written, numbers kept as they are
+    except PydanticSerializationError:
+        return None
+    return _non_json_number(values)
+
+
+def _fields_of(value: object) -> object:
+    """What `json.dumps` writes for a value it does not know: a model's fields; anything else (datetimes...)
+    holds no float, so null."""
+    if isinstance(value, BaseModel):
+        extra = value.__pydantic_extra__
+        return vars(value) if not extra else {**vars(value), **extra}
+    return None
+
+
+#: Refuses NaN and infinities. Models are serialised by pydantic first, so without cycles: not looked for.
+_FINITE_JSON = json.JSONEncoder(allow_nan=False, check_circular=False, default=_fields_of)
+
+
+def _non_json_number(values: object) -> str | None:
+    """The path of the first float that JSON cannot hold in values dumped by pydantic, and what it is
+    (walked without recursion: the values may nest as deeply as their serializer allowed)."""
+    pending: list[tuple[str, object]] = [("", values)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                number = "NaN" if math.isnan(value) else "infinity" if value > 0 else "-infinity"
+                return f"{path or '<value>'}: {number} is not a JSON number"
+            continue
+        items: list[tuple[object, object]]
+        if isinstance(value, Mapping):
+            items = list(cast("Mapping[object, object]", value).items())
+        elif isinstance(value, list | tuple | set | frozenset):
+            items = list(enumerate(cast("Iterable[object]", value)))
+        else:
+            continue
+        # Reversed onto the stack, so that the first in document order is found first.
+        pending.extend((f"{path}.{key}" if path else str(key), inner) for key, inner in reversed(items))
+    return None
 
 
 def describe(error: ValidationError) -> str:

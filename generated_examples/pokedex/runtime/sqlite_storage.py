@@ -170,7 +170,7 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
         refinements, refinement_parameters = events_query_sql(query, "?")
         sql += refinements
         parameters = [context.event_store_id, aggregate_id, *refinement_parameters]
-        rows = await self._run(lambda connection: connection.execute(sql, parameters).fetchall())
+        rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
         quoted_id = json.dumps(aggregate_id)
         return [_decode(context, aggregate_id, quoted_id, row) for row in rows]
 
@@ -181,7 +181,7 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
         refinements, refinement_parameters = aggregate_ids_query_sql(query, "?", timestamp_text)
         sql += refinements
         parameters = [context.event_store_id, *refinement_parameters]
-        rows = await self._run(lambda connection: connection.execute(sql, parameters).fetchall())
+        rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
         return [_entry(context, aggregate_id, timestamp) for aggregate_id, timestamp in rows]
 
     async def _run(self, work: Callable[[sqlite3.Connection], ResultT]) -> ResultT:
@@ -405,6 +405,42 @@ def _claim(
     ]
 
 
+class _InvalidText:
+    """The bytes of a text value that is not valid UTF-8 (SQLite stores whatever text it is given)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        return _preview(self.data)
+
+
+def _lenient_text(data: bytes) -> str | _InvalidText:
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return _InvalidText(data)
+
+
+def _fetch_all(connection: sqlite3.Connection, sql: str, parameters: Sequence[Any]) -> list[Any]:
+    """The rows of a read. sqlite3 fails the whole fetch on one text value that is not valid UTF-8, without
+    saying which row holds it: the rows are then read again, such values kept as `_InvalidText`, so that
+    the row at fault is reported with its store, aggregate and version. The normal path pays nothing."""
+    try:
+        return connection.execute(sql, parameters).fetchall()
+    except sqlite3.OperationalError as error:
+        if not str(error).startswith("Could not decode to UTF-8"):  # sqlite3's words for it
+            raise
+    # Work on the connection runs one piece at a time (see _Worker): no other read sees the factory changed.
+    connection.text_factory = _lenient_text
+    try:
+        return connection.execute(sql, parameters).fetchall()
+    finally:
+        connection.text_factory = str
+
+
 def _decode(context: StorageContext[EventT], aggregate_id: str, quoted_aggregate_id: str, row: Any) -> EventT:
     version, event_type, timestamp, payload, metadata = row
     # SQLite keeps any value in any column: a row written by other means may hold other types.
@@ -452,12 +488,26 @@ def _invalid_json_column(payload: str | None, metadata: str | None) -> str | Non
     return None
 
 
-def _entry(context: StorageContext[Any], aggregate_id: str, timestamp: Any) -> AggregateIdEntry:
+def _entry(context: StorageContext[Any], aggregate_id: object, timestamp: object) -> AggregateIdEntry:
+    if type(aggregate_id) is not str:  # the aggregate cannot be named: what its column holds is shown instead
+        raise EventDecodeError(
+            "invalid stored event: an initial event (version 1) has no readable aggregate id: "
+            + _column_problem("aggregate_id", aggregate_id, str),
+            event_store_id=context.event_store_id,
+            version=1,
+        )
+    if type(timestamp) is not str:
+        raise EventDecodeError(
+            f"invalid stored event: {_column_problem('timestamp', timestamp, str)}",
+            event_store_id=context.event_store_id,
+            aggregate_id=aggregate_id,
+            version=1,
+        )
     try:
         parsed = datetime.fromisoformat(timestamp)
         if parsed.utcoffset() is None:
             raise ValueError("it has no time zone")
-    except (TypeError, ValueError) as error:
+    except ValueError as error:
         raise EventDecodeError(
             f"invalid stored event: its timestamp {timestamp!r} is not an ISO 8601 timestamp in UTC ({error})",
             event_store_id=context.event_store_id,
@@ -469,9 +519,25 @@ def _entry(context: StorageContext[Any], aggregate_id: str, timestamp: Any) -> A
 
 def _column_types(row: Sequence[object]) -> str:
     wanted = (("version", int), ("type", str), ("timestamp", str), ("payload", str), ("metadata", str))
-    kinds: dict[type, str] = {int: "an integer", float: "a real", str: "text", bytes: "a blob"}
     return "; ".join(
-        f"its {name} column holds {kinds.get(type(value), type(value).__name__)}, not {kinds[kind]}"
+        _column_problem(name, value, kind)
         for (name, kind), value in zip(wanted, row, strict=True)
         if type(value) is not kind and not (value is None and name in ("payload", "metadata"))
     )
+
+
+_KINDS: dict[type, str] = {int: "an integer", float: "a real", str: "text", bytes: "a blob"}
+
+
+def _column_problem(name: str, value: object, wanted: type) -> str:
+    """What a column holds instead of the storage class the adapter writes there."""
+    if isinstance(value, _InvalidText):
+        return f"its {name} column holds text that is not valid UTF-8 ({value!r})"
+    held = "NULL" if value is None else _KINDS.get(type(value), type(value).__name__)
+    shown = f" ({_preview(value)})" if isinstance(value, bytes) and name == "aggregate_id" else ""
+    return f"its {name} column holds {held}{shown}, not {_KINDS[wanted]}"
+
+
+def _preview(data: bytes) -> str:
+    """Bytes as a Python literal, cut short: a corrupted column may hold megabytes."""
+    return repr(data[:40]) + ("..." if len(data) > 40 else "")

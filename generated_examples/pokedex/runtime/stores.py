@@ -4,12 +4,14 @@
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 from .aggregates import Aggregate
 from .codecs import EventCodec
 from .errors import (
     AggregateNotFoundError,
+    EventDecodeError,
     EventGroupError,
     InvalidEventError,
     UndefinedEventStorageAdapterError,
@@ -267,11 +269,17 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
         limit: int | None = None,
     ) -> list[EventT]:
         """The aggregate's events with versions between the bounds (inclusive), in version order (newest
-        first if `reverse`), at most `limit` of them, counted after ordering."""
+        first if `reverse`), at most `limit` of them, counted after ordering.
+
+        Raises EventDecodeError when a stored event cannot be read, or when the events read are not a
+        history that pushes could have stored (a version missing, an initial event not at version 1).
+        """
         if limit is not None and limit < 0:
             raise ValueError(f"{self.event_store_id}: limit cannot be negative, got {limit}")
         query = EventsQuery(min_version, max_version, reverse, limit)
-        return await self.get_event_storage_adapter().get_events(self._context, aggregate_id, query)
+        events = await self.get_event_storage_adapter().get_events(self._context, aggregate_id, query)
+        _check_history(self.event_store_id, self.initial_event_types, aggregate_id, events, query)
+        return events
 
     async def iter_events(
         self,
@@ -404,3 +412,94 @@ def _common_adapter(grouped_events: Sequence[GroupedEvent[Any, Any]]) -> EventSt
                 "stored atomically, so all its stores must share one adapter"
             )
     return first
+
+
+_version_of = attrgetter("version")
+_type_of = attrgetter("type")
+
+
+def _check_history(
+    event_store_id: str,
+    initial_event_types: frozenset[str],
+    aggregate_id: str,
+    events: Sequence[Event],
+    query: EventsQuery,
+) -> None:
+    """Raises EventDecodeError unless the events read could have been pushed: versions that follow each
+    other from 1 (from `min_version` on, when given), an initial event at version 1 and nowhere else.
+
+    A push cannot store anything else, but a row deleted or written by hand can. Every read (get_aggregate,
+    iter_events, the pours) goes through get_events, so such a history is reported, never folded into a
+    wrong aggregate. The normal path is a comparison of lists and a set test, both in C.
+    """
+    if not events:
+        return
+    count = len(events)
+    lowest = 1 if query.min_version is None else max(query.min_version, 1)
+    versions = list(map(_version_of, events))
+    if query.reverse:
+        highest = versions[0]
+        # A reverse read goes down to `lowest`, unless its limit stopped it above.
+        possible = versions == list(range(highest, highest - count, -1)) and (
+            versions[-1] == lowest or count == query.limit
+        )
+    else:
+        possible = versions == list(range(lowest, lowest + count))
+    if not possible:
+        reaches_lowest = not query.reverse or count != query.limit
+        ascending = events[::-1] if query.reverse else events
+        raise _missing_versions(event_store_id, aggregate_id, ascending, lowest if reaches_lowest else None)
+    oldest = events[-1] if query.reverse else events[0]
+    if oldest.version == 1 and oldest.type not in initial_event_types:
+        raise _impossible_history(
+            event_store_id,
+            aggregate_id,
+            oldest,
+            f"{oldest.type} is not an initial event, so its version cannot be 1 "
+            f"(initial events: {', '.join(sorted(initial_event_types)) or 'none'})",
+        )
+    if not initial_event_types.isdisjoint(map(_type_of, events)):
+        for event in reversed(events) if query.reverse else events:
+            if event.version != 1 and event.type in initial_event_types:
+                raise _impossible_history(
+                    event_store_id,
+                    aggregate_id,
+                    event,
+                    f"{event.type} is an initial event, so its version should be 1",
+                )
+
+
+def _missing_versions(
+    event_store_id: str, aggregate_id: str, ascending: Sequence[Event], lowest: int | None
+) -> EventDecodeError:
+    """The error for versions that do not follow each other, at the first event out of place (`ascending`
+    in version order; `lowest`, if known, the version the first of them should have)."""
+    if lowest is not None and ascending[0].version < lowest:  # only an adapter of its own can read it
+        return _impossible_history(
+            event_store_id, aggregate_id, ascending[0], f"version {ascending[0].version} is below {lowest}"
+        )
+    previous = ascending[0].version - 1 if lowest is None else lowest - 1
+    for event in ascending:
+        if event.version > previous + 1:
+            first, last = previous + 1, event.version - 1
+            missing = (
+                f"version {first} is missing" if first == last else f"versions {first} to {last} are missing"
+            )
+            return _impossible_history(event_store_id, aggregate_id, event, missing)
+        if event.version <= previous:  # the same, or out of order: again only an adapter of its own
+            return _impossible_history(
+                event_store_id, aggregate_id, event, f"version {event.version} comes after version {previous}"
+            )
+        previous = event.version
+    return _impossible_history(event_store_id, aggregate_id, ascending[-1], "versions are out of order")
+
+
+def _impossible_history(
+    event_store_id: str, aggregate_id: str, event: Event, problem: str
+) -> EventDecodeError:
+    return EventDecodeError(
+        f"invalid stored history: {problem}",
+        event_store_id=event_store_id,
+        aggregate_id=aggregate_id,
+        version=event.version,
+    )
