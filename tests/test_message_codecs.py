@@ -170,7 +170,7 @@ def test_a_surrogate_pair_escape_is_a_character_not_a_lone_surrogate() -> None:
 
 
 def test_a_message_holding_a_lone_surrogate_cannot_be_written() -> None:
-    with pytest.raises(MessageDecodeError, match="cannot be written as UTF-8 JSON: it holds a lone surrogate"):
+    with pytest.raises(InvalidMessageError, match="cannot be written as UTF-8 JSON: it holds a lone surrogate"):
         MESSAGE_CODEC.to_json(AggregateExistsMessage("pokemons", "a\ud800b", T0))
 
 

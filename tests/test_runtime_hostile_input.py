@@ -43,6 +43,7 @@ from pokedex import (
     EventStore,
     InMemoryEventStorageAdapter,
     InvalidEventError,
+    InvalidMessageError,
     MessageCodec,
     MessageDecodeError,
     NotificationMessage,
@@ -690,12 +691,12 @@ def test_codecs_refuse_to_write_numbers_json_cannot_hold() -> None:
     with pytest.raises(InvalidEventError, match=r"^measures/m-1 v2: payload.ratio: NaN is not a JSON number$"):
         codec.to_json(event)
     messages = MessageCodec({"measures": (codec, Measure)})
-    with pytest.raises(InvalidEventError, match=r"^measures/m-1 v2: payload.ratio: NaN is not a JSON number$"):
+    with pytest.raises(InvalidMessageError, match=r"^measures: m-1 v2: payload.ratio: NaN is not a JSON number$"):
         messages.to_json(NotificationMessage("measures", event))
     finite = Measured(aggregate_id="m-1", version=2, timestamp=T0, payload={"ratio": None})
     aggregate = Measure(aggregate_id="m-1", version=2, payload={"ratios": [INFINITY]})
     for encode in (messages.to_json, messages.to_dict):
-        with pytest.raises(InvalidEventError, match=r"^measures/m-1 v2: aggregate.payload.ratios.0: infinity is not"):
+        with pytest.raises(InvalidMessageError, match=r"^measures: m-1 v2: aggregate.payload.ratios.0: infinity is"):
             encode(StateCarryingMessage("measures", finite, aggregate))
     assert codec.to_json(finite) == b'{"aggregate_id":"m-1","version":2,"timestamp":"2024-05-01T12:00:00Z",' + (
         b'"type":"MEASURED","payload":{"ratio":null}}'

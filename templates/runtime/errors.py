@@ -114,8 +114,9 @@ class PublishFailure:
 
 
 class InvalidMessageError(KastorError, ValueError):
-    """A message built in Python contradicts itself: a state-carrying message whose aggregate is not the
-    one as of its event, an aggregate-exists message whose id is not a string or whose timestamp is naive."""
+    """A message built in Python contradicts itself (a state-carrying message whose aggregate is not the
+    one as of its event, an aggregate-exists message whose id is not a string or whose timestamp is naive),
+    or cannot be written as JSON (it holds NaN, an infinity or a lone surrogate)."""
 
     def __init__(self, message: str, *, event_store_id: str) -> None:
         super().__init__(f"{event_store_id}: {message}")

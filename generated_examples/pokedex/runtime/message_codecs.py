@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from .aggregates import Aggregate
 from .codecs import EventCodec, describe, non_json_number
-from .errors import EventDecodeError, InvalidEventError, KastorError
+from .errors import EventDecodeError, InvalidMessageError, KastorError
 from .limits import EventLimits, default_event_limits, nests_deeper_than, size_of
 from .messages import AggregateExistsMessage, Message, NotificationMessage, StateCarryingMessage
 from .timestamps import require_aware
@@ -54,7 +54,7 @@ class MessageCodec:
         return frozenset(self._stores)
 
     def to_dict(self, message: Message) -> dict[str, Any]:
-        """The message's body as JSON values. Raises InvalidEventError when its event or its aggregate holds
+        """The message's body as JSON values. Raises InvalidMessageError when its event or its aggregate holds
         NaN or an infinity, which JSON cannot hold (the body would otherwise say null)."""
         _check_own_message(message)
         if isinstance(message, AggregateExistsMessage):
@@ -83,9 +83,10 @@ class MessageCodec:
         try:
             return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as error:  # a str of Python may hold what UTF-8 cannot
-            raise MessageDecodeError(
-                f"{message.event_store_id}: a {body['kind']} message cannot be written as UTF-8 JSON: "
-                f"it holds a lone surrogate ({error.object[error.start : error.end]!r})"
+            raise InvalidMessageError(
+                f"a {body['kind']} message cannot be written as UTF-8 JSON: "
+                f"it holds a lone surrogate ({error.object[error.start : error.end]!r})",
+                event_store_id=message.event_store_id,
             ) from None
 
     def from_json(self, data: str | bytes) -> Message:
@@ -313,16 +314,13 @@ def _check_own_message(message: object) -> None:
 
 
 def _check_json_numbers(message: NotificationMessage[Any, Any] | StateCarryingMessage[Any, Any, Any]) -> None:
-    """InvalidEventError, naming the event, if its event or aggregate holds a number JSON cannot hold."""
+    """InvalidMessageError, naming the event, if its event or aggregate holds a number JSON cannot hold."""
     event = message.event
     problem = non_json_number(event)
     if problem is None and isinstance(message, StateCarryingMessage):
         problem = non_json_number(message.aggregate)
         problem = None if problem is None else f"aggregate.{problem}"
     if problem is not None:
-        raise InvalidEventError(
-            problem,
-            event_store_id=message.event_store_id,
-            aggregate_id=str(event.aggregate_id),
-            version=event.version,
+        raise InvalidMessageError(
+            f"{event.aggregate_id} v{event.version}: {problem}", event_store_id=message.event_store_id
         )
