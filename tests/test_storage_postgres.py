@@ -427,13 +427,12 @@ async def test_what_postgresql_cannot_store_is_a_storage_error_naming_the_event(
     url, schema = with_table
     async with PostgresEventStorageAdapter(url, schema=schema) as adapter:
         pokemons = pokemons_store(adapter)
-        with pytest.raises(EventStorageError, match=r"cannot store pokemons/nul\x00 v1: .*NUL") as nul_in_text:
+        # (An aggregate id holding NUL never gets this far: every adapter refuses it, see the conformance suite.)
+        with pytest.raises(EventStorageError, match=r"cannot store pokemons/jsonb v1") as nul_in_jsonb:
             await EventStore.push_event_group(
-                pokemons.group_event(appeared("fine")), pokemons.group_event(appeared("nul\x00"))
+                pokemons.group_event(appeared("fine")), pokemons.group_event(appeared("jsonb", name="nul\x00"))
             )
-        assert isinstance(nul_in_text.value.__cause__, psycopg.DataError)
-        with pytest.raises(EventStorageError, match=r"cannot store pokemons/jsonb v1"):
-            await pokemons.push_event(appeared("jsonb", name="nul\x00"))
+        assert isinstance(nul_in_jsonb.value.__cause__, psycopg.DataError)
         assert (await pokemons.list_aggregate_ids()).aggregate_ids == []
 
 

@@ -34,6 +34,9 @@ from .storage import (
     EventStorageAdapter,
     StorageContext,
     aggregate_ids_query_sql,
+    check_aggregate_ids_query,
+    check_events_query,
+    check_events_to_push,
     events_query_sql,
     missing_previous_version,
     stored_event_json,
@@ -217,6 +220,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         force: bool = False,
     ) -> None:
         """Stores the events, then the outbox messages, in one transaction: all, or nothing."""
+        check_events_to_push(events)
         rows = [_row(context, event) for context, event in events]
         if not rows and not outbox:
             return
@@ -322,6 +326,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
     async def get_events(
         self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
     ) -> list[EventT]:
+        check_events_query(context, aggregate_id, query)
         sql = (
             f"SELECT version, type, {_TIMESTAMP}, payload::text, metadata::text FROM {self._table} "
             "WHERE event_store_id = %s AND aggregate_id = %s"
@@ -351,6 +356,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
     async def list_aggregate_ids(
         self, context: StorageContext[Any], query: AggregateIdsQuery
     ) -> list[AggregateIdEntry]:
+        check_aggregate_ids_query(context, query)
         # `version = 1` stays a literal, so that the planner uses the partial index of initial events.
         sql = (
             f"SELECT aggregate_id, {_TIMESTAMP} FROM {self._table} WHERE event_store_id = %s AND version = 1"

@@ -16,6 +16,9 @@ from .storage import (
     EventsQuery,
     EventStorageAdapter,
     StorageContext,
+    check_aggregate_ids_query,
+    check_events_query,
+    check_events_to_push,
     is_after,
     missing_previous_version,
 )
@@ -62,6 +65,7 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
         *,
         force: bool = False,
     ) -> None:
+        check_events_to_push(events)
         with self._lock:
             self._check(events, force=force)
             for message in outbox:
@@ -95,6 +99,7 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
     async def get_events(
         self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
     ) -> list[EventT]:
+        check_events_query(context, aggregate_id, query)
         with self._lock:
             stored = self._events.get(context.event_store_id, {}).get(aggregate_id, [])
             # Versions are contiguous from 1, so version bounds are list bounds.
@@ -113,6 +118,7 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
     async def list_aggregate_ids(
         self, context: StorageContext[Any], query: AggregateIdsQuery
     ) -> list[AggregateIdEntry]:
+        check_aggregate_ids_query(context, query)
         with self._lock:
             aggregates = self._events.get(context.event_store_id, {})
             entries = [
