@@ -367,7 +367,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         parameters = [context.event_store_id, *refinement_parameters]
         rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
         return [
-            AggregateIdEntry(aggregate_id, _timestamp(context, aggregate_id, 1, timestamp).astimezone(UTC))
+            AggregateIdEntry(aggregate_id, _timestamp(context, aggregate_id, 1, timestamp))
             for aggregate_id, timestamp in rows
         ]
 
@@ -711,10 +711,12 @@ async def _fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[A
 
 
 #: The stored timestamp where Python can hold it (years 1 to 9999), else NULL: the driver would fail on the
-#: whole result for one `infinity`. (Unnamed, so that ORDER BY timestamp still means the column.)
+#: whole result for one `infinity`. It is read as the UTC wall-clock time (without zone), since the
+#: session's zone could take a time at either end of those years out of them. (Unnamed, so that
+#: ORDER BY timestamp still means the column.)
 _TIMESTAMP = (
     "CASE WHEN timestamp BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00' "
-    "THEN timestamp END"
+    "THEN timestamp AT TIME ZONE 'UTC' END"
 )
 
 
@@ -729,4 +731,4 @@ def _timestamp(
             aggregate_id=aggregate_id,
             version=version,
         )
-    return timestamp
+    return timestamp.replace(tzinfo=UTC)  # read as UTC wall-clock time (_TIMESTAMP)
