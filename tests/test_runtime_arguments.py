@@ -8,6 +8,7 @@ adapter refuses alike is in the storage conformance suite (its part 11).
 
 import base64
 import json
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +32,7 @@ from pokedex import (
     InvalidEventError,
     InvalidPageTokenError,
     MessageDecodeError,
+    OutboxRelay,
     PokemonAppeared,
     PokemonAppearedPayload,
     PokemonLeveledUp,
@@ -131,6 +133,33 @@ async def test_a_sqlite_row_with_a_timestamp_outside_the_years_in_utc_is_a_decod
 def test_a_store_id_that_no_storage_holds_is_refused_once_for_every_call(event_store_id: Any, problem: str) -> None:
     with pytest.raises(ValueError, match=f"^event_store_id .*{problem}"):
         StorageContext(event_store_id, POKEMONS_EVENT_CODEC)
+
+
+@pytest.mark.parametrize(
+    ("seed", "problem"),
+    [
+        (
+            PokemonLeveledUp.model_construct(aggregate_id="nul\x00", version=1),
+            re.escape("aggregate_id 'nul\\x00' holds a NUL"),
+        ),
+        (PokemonLeveledUp.model_construct(aggregate_id="p", version=2**63), "version must be an integer from 1"),
+        (PokemonLeveledUp.model_construct(aggregate_id="p", version=1, timestamp=AFTER_YEAR_9999), OUT_OF_RANGE),
+    ],
+    ids=["NUL in the id", "version beyond storage", "timestamp after year 9999"],
+)
+def test_seeds_of_the_in_memory_adapter_are_held_to_what_every_storage_holds(seed: Any, problem: str) -> None:
+    with pytest.raises(ValueError, match=f"^initial event pokemons/.*: .*{problem}"):
+        InMemoryEventStorageAdapter([seed])
+
+
+def test_an_outbox_relay_writes_only_what_every_storage_holds() -> None:
+    adapter = InMemoryEventStorageAdapter()
+    for batch_size in (0, 2**63, True):
+        with pytest.raises(ValueError, match=r"^OutboxRelay: batch_size must be an integer from 1 to 2147483647"):
+            OutboxRelay(adapter, [], MESSAGE_CODEC, batch_size=batch_size)
+    for relay_id, problem in (("relay\x00", "holds a NUL"), ("relay\ud800", "holds a lone surrogate")):
+        with pytest.raises(ValueError, match=f"^OutboxRelay: relay_id .* {problem}"):
+            OutboxRelay(adapter, [], MESSAGE_CODEC, relay_id=relay_id)
 
 
 # -- page tokens ----------------------------------------------------------------------------------------------

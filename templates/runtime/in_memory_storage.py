@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from .errors import EventAlreadyExistsError
+from .errors import EventAlreadyExistsError, shown, shown_value
 from .events import Event
 from .outbox import OutboxMessage, PendingOutboxMessage
 from .storage import (
@@ -18,6 +18,7 @@ from .storage import (
     check_aggregate_ids_query,
     check_events_query,
     check_events_to_push,
+    event_problem,
     is_after,
     missing_previous_version,
 )
@@ -44,6 +45,13 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
         ):
             if event.timestamp is None:
                 event = event.model_copy(update={"timestamp": seeded_at})
+            # Refused as a push would be: a seeded store must hold what other adapters could hold.
+            problem = event_problem(event)
+            if problem is not None:
+                raise ValueError(
+                    f"initial event {shown(event.event_store_id)}/{shown(event.aggregate_id)} "
+                    f"v{shown_value(event.version)}: {problem}"
+                )
             stored = self._events.setdefault(event.event_store_id, {}).setdefault(event.aggregate_id, [])
             if event.version != len(stored) + 1:
                 raise ValueError(

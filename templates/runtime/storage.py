@@ -139,24 +139,10 @@ def _check_aware(where: str, name: str, value: object) -> None:
 
 
 def check_events_to_push(events: Sequence[tuple[StorageContext[Any], Event]]) -> None:
-    """InvalidEventError for the first event that no storage could hold: its version beyond 1 to
-    MAX_VERSION, its aggregate id (see `id_problem`), its timestamp missing or outside the years 1 to 9999
-    in UTC. Events validated by their store pass; an adapter called directly may be given anything."""
+    """InvalidEventError for the first event that no storage could hold (see `event_problem`). Events
+    validated by their store pass; an adapter called directly may be given anything."""
     for context, event in events:
-        version, timestamp = event.version, event.timestamp
-        # Every push passes here: events that their store validated are told apart with a few comparisons
-        # (their timestamps are in UTC already), the others checked in full.
-        if (
-            type(version) is int
-            and 1 <= version <= MAX_VERSION
-            and id_problem(event.aggregate_id, MAX_AGGREGATE_ID_BYTES) is None
-            and timestamp is not None
-            and timestamp.tzinfo is UTC
-        ):
-            continue
-        problem = _version_problem(version) or _stored_id_problem(event.aggregate_id)
-        if problem is None:
-            problem = _timestamp_problem(timestamp)
+        problem = event_problem(event)
         if problem is not None:
             raise InvalidEventError(
                 problem,
@@ -164,6 +150,26 @@ def check_events_to_push(events: Sequence[tuple[StorageContext[Any], Event]]) ->
                 aggregate_id=event.aggregate_id,
                 version=event.version,
             )
+
+
+def event_problem(event: Event) -> str | None:
+    """What makes an event one that no storage could hold, if anything: its version beyond 1 to
+    MAX_VERSION, its aggregate id (see `id_problem`), its timestamp missing or outside the years 1 to 9999
+    in UTC."""
+    version, timestamp = event.version, event.timestamp
+    # Every push passes here: events that their store validated are told apart with a few comparisons
+    # (their timestamps are in UTC already), the others checked in full.
+    if (
+        type(version) is int
+        and 1 <= version <= MAX_VERSION
+        and id_problem(event.aggregate_id, MAX_AGGREGATE_ID_BYTES) is None
+        and timestamp is not None
+        and timestamp.tzinfo is UTC
+    ):
+        return None
+    return (
+        _version_problem(version) or _stored_id_problem(event.aggregate_id) or _timestamp_problem(timestamp)
+    )
 
 
 # Their parameters are typed as anything: an event built with `model_construct` may hold anything.
