@@ -12,7 +12,7 @@ import re
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,10 +25,12 @@ from .pokedex_builders import T0, appeared, pokemons_store  # first: it makes th
 from pokedex import (
     MESSAGE_CODEC,
     POKEMONS_EVENT_CODEC,
+    AggregateExistsMessageBus,
     AggregateIdEntry,
     AggregateIdsQuery,
     EventDecodeError,
     InMemoryEventStorageAdapter,
+    InMemoryMessageBusAdapter,
     InvalidEventError,
     InvalidPageTokenError,
     MessageDecodeError,
@@ -38,6 +40,7 @@ from pokedex import (
     PokemonLeveledUp,
     SQLiteEventStorageAdapter,
     StorageContext,
+    pour_aggregate_ids,
 )
 from pokedex.runtime import limits
 from pokedex.runtime.paging import MAX_PAGE_TOKEN_LENGTH, decode_page_token, encode_page_token
@@ -160,6 +163,19 @@ def test_an_outbox_relay_writes_only_what_every_storage_holds() -> None:
     for relay_id, problem in (("relay\x00", "holds a NUL"), ("relay\ud800", "holds a lone surrogate")):
         with pytest.raises(ValueError, match=f"^OutboxRelay: relay_id .* {problem}"):
             OutboxRelay(adapter, [], MESSAGE_CODEC, relay_id=relay_id)
+
+
+class PokemonIdsBus(AggregateExistsMessageBus[Any]):
+    message_channel_id: ClassVar[str] = "pokemon_ids"
+    source_event_store_ids: ClassVar[frozenset[str]] = frozenset({"pokemons"})
+
+
+async def test_a_pour_page_size_beyond_what_every_storage_holds_is_refused_before_pouring() -> None:
+    pokemons = pokemons_store(SQLiteEventStorageAdapter(":memory:", threaded=False))
+    await pokemons.push_event(appeared("pikachu", timestamp=T0))
+    for page_size in (2**63, 0, True):
+        with pytest.raises(ValueError, match=r"^pour: page_size must be an integer from 1 to 2147483647"):
+            await pour_aggregate_ids(pokemons, PokemonIdsBus(InMemoryMessageBusAdapter()), page_size=page_size)
 
 
 # -- page tokens ----------------------------------------------------------------------------------------------
