@@ -8,6 +8,7 @@ adapter refuses alike is in the storage conformance suite (its part 11).
 
 import base64
 import json
+import os
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -181,9 +182,14 @@ async def test_a_pour_page_size_beyond_what_every_storage_holds_is_refused_befor
 # -- page tokens ----------------------------------------------------------------------------------------------
 
 
+#: The long run of the property tests (as for the generator's): ten times as many examples.
+LONG = os.environ.get("KASTOR_LONG_PROPERTY_TESTS") == "1"
+
+
 def property_settings(max_examples: int) -> settings:
+    """Deterministic (derandomized, no example database), without deadlines."""
     return settings(
-        max_examples=max_examples,
+        max_examples=max_examples * 10 if LONG else max_examples,
         deadline=None,
         derandomize=True,
         database=None,
