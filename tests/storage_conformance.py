@@ -10,8 +10,12 @@ The class names have no `Test` prefix, so pytest only collects their subclasses.
 """
 
 import asyncio
+import base64
+import json
 import multiprocessing
 import queue
+import random
+import string
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -61,6 +65,23 @@ TRAINERS = StorageContext("trainers", TRAINERS_EVENT_CODEC)
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 PLUS_2 = timezone(timedelta(hours=2))
+
+# What every storage holds (docs/hostile-input.md, "Arguments and bounds"), written out rather than imported
+# so that the tests state it.
+MAX_VERSION = 2**31 - 1  # PostgreSQL keeps versions in an INTEGER column
+MAX_LIMIT = 2**31 - 1
+#: Aware times outside the years 1 to 9999 once in UTC, which datetime cannot hold.
+OUT_OF_RANGE_TIMESTAMPS = {
+    "before year 1": datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
+    "after year 9999": datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-1))),
+}
+#: Aggregate ids that some storage cannot hold: not UTF-8, NUL (PostgreSQL text), over 1,024 bytes.
+IDS_NO_STORAGE_HOLDS = {
+    "lone surrogate": "a\ud800b",
+    "NUL": "nul\x00",
+    "over 1024 characters": "x" * 1025,
+    "over 1024 bytes": "é" * 513,
+}
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -263,7 +284,7 @@ class EventStorageAdapterConformance:
         ]
         assert streamed == [3, 4, 5, 6, 7]
         assert [event async for event in pokemons.iter_events("missingno")] == []
-        with pytest.raises(ValueError, match="page_size must be at least 1"):
+        with pytest.raises(ValueError, match="page_size must be an integer from 1 to 2147483647, got 0"):
             [event async for event in pokemons.iter_events("pikachu", page_size=0)]
 
     # -- 3. conflicts --------------------------------------------------------------------------------
@@ -791,6 +812,210 @@ class EventStorageAdapterConformance:
         )
         assert ids(await adapter.list_aggregate_ids(POKEMONS, bounded)) == ["b", "c", "d"]
         assert ids(await adapter.list_aggregate_ids(TRAINERS, AggregateIdsQuery())) == ["z"]
+
+    # -- 11. what no storage holds: refused alike by every adapter -----------------------------------------
+
+    async def test_versions_beyond_what_storage_holds_are_refused_at_push(self) -> None:
+        pokemons, trainers = self.stores()
+        adapter = pokemons.get_event_storage_adapter()
+        await pokemons.push_event(appeared("pikachu", timestamp=T0))
+        for version in (MAX_VERSION + 1, 2**63, 2**64, True):
+            hostile = PokemonLeveledUp.model_construct(aggregate_id="pikachu", version=version, timestamp=T0)
+            with pytest.raises(InvalidEventError, match="version") as single:
+                await pokemons.push_event(hostile)
+            assert (single.value.aggregate_id, single.value.version) == ("pikachu", version)
+            with pytest.raises(InvalidEventError, match="version"):
+                await EventStore.push_event_group(
+                    trainers.group_event(registered("ash", timestamp=T0)), pokemons.group_event(hostile)
+                )
+            with pytest.raises(InvalidEventError, match=f"version must be an integer from 1 to {MAX_VERSION}"):
+                await adapter.push_events([(TRAINERS, registered("ash", timestamp=T0)), (POKEMONS, hostile)])
+        # The highest version passes the bounds, and is refused only because version MAX_VERSION - 1 is missing.
+        highest = PokemonLeveledUp.model_construct(aggregate_id="pikachu", version=MAX_VERSION, timestamp=T0)
+        with pytest.raises(InvalidEventError, match=f"version {MAX_VERSION - 1} is not stored"):
+            await pokemons.push_event(highest)
+        with pytest.raises(InvalidEventError, match=f"version {MAX_VERSION - 1} is not stored"):
+            await adapter.push_events([(POKEMONS, highest)])
+        assert await versions_of(pokemons, "pikachu") == [1]
+        assert await trainers.get_events("ash") == []
+
+    async def test_read_arguments_beyond_what_storage_holds_are_value_errors_naming_them(self) -> None:
+        pokemons, _ = self.stores()
+        adapter = pokemons.get_event_storage_adapter()
+        await pokemons.push_event(appeared("pikachu", timestamp=T0))
+        await pokemons.push_event(leveled_up("pikachu", version=2, timestamp=T0))
+        refused = [
+            ("min_version", 2**63, -1, MAX_VERSION + 1, True),
+            ("max_version", -(2**70), -1, MAX_VERSION + 1, False),
+            ("limit", 2**63, -1, MAX_LIMIT + 1, True),
+        ]
+        for name, *values in refused:
+            for value in values:
+                with pytest.raises(ValueError, match=f"^pokemons: {name} must be an integer from 0 to 2147483647"):
+                    await pokemons.get_events("pikachu", **{name: value})
+                with pytest.raises(ValueError, match=f"{name} must be an integer from 0 to 2147483647"):
+                    await adapter.get_events(POKEMONS, "pikachu", EventsQuery(**{name: value}))
+        with pytest.raises(ValueError, match="max_version must be an integer from 0 to 2147483647, got -1"):
+            await pokemons.get_aggregate("pikachu", max_version=-1)
+        for page_size in (0, 2**63, True):
+            with pytest.raises(ValueError, match="page_size must be an integer from 1 to 2147483647"):
+                [event async for event in pokemons.iter_events("pikachu", page_size=page_size)]
+        # The bounds themselves are accepted.
+        assert await versions_of(pokemons, "pikachu") == [1, 2]
+        for options in ({"min_version": 0}, {"max_version": MAX_VERSION}, {"limit": MAX_LIMIT}):
+            assert [event.version for event in await pokemons.get_events("pikachu", **options)] == [1, 2]
+        assert await pokemons.get_events("pikachu", min_version=MAX_VERSION) == []
+        assert (
+            await pokemons.get_events("pikachu", max_version=0) == await pokemons.get_events("pikachu", limit=0) == []
+        )
+        streamed = [event.version async for event in pokemons.iter_events("pikachu", page_size=MAX_LIMIT)]
+        assert streamed == [1, 2]
+
+        for limit in (2**63 - 1, 2**63, MAX_LIMIT + 1, 0, -1, True):
+            with pytest.raises(ValueError, match=r"^pokemons: limit must be an integer from 1 to 2147483647"):
+                await pokemons.list_aggregate_ids(limit=limit)
+        for limit in (2**63, MAX_LIMIT + 1, -1, True):
+            with pytest.raises(ValueError, match="limit must be an integer from 0 to 2147483647"):
+                await adapter.list_aggregate_ids(POKEMONS, AggregateIdsQuery(limit=limit))
+        every = await pokemons.list_aggregate_ids(limit=MAX_LIMIT)
+        assert (ids(every.aggregate_ids), every.next_page_token) == (["pikachu"], None)
+
+    async def test_timestamps_outside_the_years_1_to_9999_in_utc_are_refused(self) -> None:
+        pokemons, trainers = self.stores()
+        adapter = pokemons.get_event_storage_adapter()
+        for timestamp in OUT_OF_RANGE_TIMESTAMPS.values():
+            hostile = PokemonAppeared.model_construct(
+                aggregate_id="edge",
+                version=1,
+                timestamp=timestamp,
+                payload=PokemonAppearedPayload(name="Mew", level=1, pokemon_type="psychic"),
+            )
+            with pytest.raises(InvalidEventError, match="is outside the years 1 to 9999 once in UTC"):
+                await pokemons.push_event(hostile)
+            with pytest.raises(InvalidEventError, match="is outside the years 1 to 9999 once in UTC"):
+                await EventStore.push_event_group(
+                    trainers.group_event(registered("ash", timestamp=T0)), pokemons.group_event(hostile)
+                )
+            with pytest.raises(InvalidEventError, match="is outside the years 1 to 9999 once in UTC"):
+                await adapter.push_events([(TRAINERS, registered("ash", timestamp=T0)), (POKEMONS, hostile)])
+            for bound in ("initial_event_after", "initial_event_before"):
+                with pytest.raises(ValueError, match=f"{bound} .* is outside the years 1 to 9999"):
+                    await pokemons.list_aggregate_ids(**{bound: timestamp})
+                with pytest.raises(ValueError, match=f"{bound} .* is outside the years 1 to 9999"):
+                    await adapter.list_aggregate_ids(POKEMONS, AggregateIdsQuery(**{bound: timestamp}))
+            cursor = AggregateIdEntry("edge", timestamp)
+            with pytest.raises(ValueError, match=r"start_after\.initial_event_timestamp .* is outside the years"):
+                await adapter.list_aggregate_ids(POKEMONS, AggregateIdsQuery(start_after=cursor))
+        assert await pokemons.get_events("edge") == await trainers.get_events("ash") == []
+
+        # The first and the last instants that every storage holds round-trip, in order.
+        first = datetime(1, 1, 1, 14, 0, tzinfo=timezone(timedelta(hours=14)))  # 0001-01-01T00:00Z
+        last = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+        await pokemons.push_event(appeared("last", timestamp=last))
+        await pokemons.push_event(appeared("first", timestamp=first))
+        assert [event.timestamp for event in await pokemons.get_events("first")] == [first]
+        assert [event.timestamp for event in await pokemons.get_events("last")] == [last]
+        page = await pokemons.list_aggregate_ids(initial_event_after=first, initial_event_before=last, limit=1)
+        assert [(entry.aggregate_id, entry.initial_event_timestamp) for entry in page.aggregate_ids] == [
+            ("first", first)
+        ]
+        assert page.next_page_token is not None
+        rest = await pokemons.list_aggregate_ids(page_token=page.next_page_token)
+        assert [(entry.aggregate_id, entry.initial_event_timestamp) for entry in rest.aggregate_ids] == [("last", last)]
+
+    @pytest.mark.parametrize("aggregate_id", IDS_NO_STORAGE_HOLDS.values(), ids=IDS_NO_STORAGE_HOLDS)
+    async def test_aggregate_ids_that_no_storage_holds_are_refused(self, aggregate_id: str) -> None:
+        pokemons, trainers = self.stores()
+        adapter = pokemons.get_event_storage_adapter()
+        # (A lone surrogate is refused by the store's codec already, as JSON cannot hold it.)
+        refused = "aggregate_id|surrogates not allowed"
+        with pytest.raises(InvalidEventError, match=refused) as single:
+            await pokemons.push_event(appeared(aggregate_id))
+        assert single.value.aggregate_id == aggregate_id
+        assert str(single.value).encode()  # the message escapes what the id holds, so it can be printed
+        with pytest.raises(InvalidEventError, match=refused):
+            await EventStore.push_event_group(
+                trainers.group_event(registered("ash")), pokemons.group_event(appeared(aggregate_id))
+            )
+        with pytest.raises(InvalidEventError, match="aggregate_id"):
+            await adapter.push_events([(POKEMONS, appeared(aggregate_id, timestamp=T0))])
+        reads = {
+            "get_events": lambda: pokemons.get_events(aggregate_id),
+            "get_aggregate": lambda: pokemons.get_aggregate(aggregate_id),
+            "get_existing_aggregate": lambda: pokemons.get_existing_aggregate(aggregate_id),
+            "adapter.get_events": lambda: adapter.get_events(POKEMONS, aggregate_id, EventsQuery()),
+            "adapter.list_aggregate_ids": lambda: adapter.list_aggregate_ids(
+                POKEMONS, AggregateIdsQuery(start_after=AggregateIdEntry(aggregate_id, T0))
+            ),
+        }
+        for read, call in reads.items():
+            with pytest.raises(ValueError, match="aggregate_id") as refused:
+                await call()
+            assert str(refused.value).encode(), read
+        with pytest.raises(ValueError, match="aggregate_id"):
+            [event async for event in pokemons.iter_events(aggregate_id)]
+        assert (await pokemons.list_aggregate_ids()).aggregate_ids == []
+        assert await trainers.get_events("ash") == []
+
+    async def test_the_longest_aggregate_ids_are_held_by_every_storage(self) -> None:
+        pokemons, _ = self.stores()
+        # 1,024 bytes of UTF-8, of characters of 1 to 4 bytes that do not compress (PostgreSQL indexes
+        # compressed keys more easily).
+        rng = random.Random(1024)
+        longest = {
+            "ascii": "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(1024)),
+            "two-byte": "".join(chr(rng.randrange(0x100, 0x800)) for _ in range(512)),
+            "four-byte": "".join(chr(rng.randrange(0x10000, 0x1F000)) for _ in range(256)),
+        }
+        for aggregate_id in longest.values():
+            assert len(aggregate_id.encode()) == 1024
+            pushed = await pokemons.push_event(appeared(aggregate_id, timestamp=T0))
+            assert await pokemons.get_events(aggregate_id) == [pushed.event]
+        walked, token = [], None
+        for _ in longest:  # a page each (their tokens carry the longest ids)
+            page = await pokemons.list_aggregate_ids(limit=1, page_token=token)
+            walked += ids(page.aggregate_ids)
+            token = page.next_page_token
+        assert token is None
+        assert sorted(walked) == sorted(longest.values())
+
+    async def test_a_hostile_page_token_is_an_invalid_page_token_error(self) -> None:
+        pokemons, _ = self.stores()
+        await pokemons.push_event(appeared("pikachu", timestamp=T0))
+        await pokemons.push_event(appeared("raichu", timestamp=T0))
+        token = (await pokemons.list_aggregate_ids(limit=1)).next_page_token
+        assert token is not None
+        body = json.loads(base64.urlsafe_b64decode(token))
+
+        def forged(**changes: Any) -> str:
+            return base64.urlsafe_b64encode(json.dumps({**body, **changes}).encode()).decode()
+
+        hostile = {
+            "5,000 nested lists": base64.urlsafe_b64encode(b"[" * 5_000).decode(),
+            "13 KB": base64.urlsafe_b64encode(b"[" * 10_000).decode(),
+            "nested in a field": forged(limit=json.loads("[" * 50 + "]" * 50)),
+            "limit beyond storage": forged(limit=2**63),
+            "limit of zero": forged(limit=0),
+            "limit a boolean": forged(limit=True),
+            "reverse not a boolean": forged(reverse="yes"),
+            "last id a lone surrogate": forged(last=[body["last"][0], "a\ud800"]),
+            "last id with NUL": forged(last=[body["last"][0], "a\x00"]),
+            "last id not a string": forged(last=[body["last"][0], {"id": 1}]),
+            "last timestamp before year 1": forged(last=["0001-01-01T00:30:00+01:00", "pikachu"]),
+            "after after year 9999": forged(after="9999-12-31T23:30:00-01:00"),
+            "naive timestamp": forged(before="2024-01-01T00:00:00"),
+            "a list": base64.urlsafe_b64encode(b"[1, 2]").decode(),
+            "not ascii": "é" + token,
+            "huge": "A" * 1_000_000,
+        }
+        for label, page_token in hostile.items():
+            with pytest.raises(InvalidPageTokenError) as raised:
+                await pokemons.list_aggregate_ids(page_token=page_token)
+            assert raised.value.event_store_id == "pokemons", label
+        for not_text in (b"token", 7, ["token"]):
+            with pytest.raises(InvalidPageTokenError, match="it must be a string"):
+                await pokemons.list_aggregate_ids(page_token=not_text)  # type: ignore[arg-type]
+        assert ids((await pokemons.list_aggregate_ids(page_token=forged())).aggregate_ids) == ["raichu"]
 
 
 # -- race checks -------------------------------------------------------------------------------------

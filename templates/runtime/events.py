@@ -1,9 +1,12 @@
 """The base class of every generated event class."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
+
+from .limits import MAX_VERSION
+from .timestamps import to_utc
 
 
 # Configured by class arguments rather than `model_config`: type checkers see `frozen` there (through
@@ -19,7 +22,8 @@ class Event(BaseModel, frozen=True, extra="forbid"):
     event_store_id: ClassVar[str]
 
     aggregate_id: str
-    version: Annotated[int, Field(ge=1)]
+    #: 1 for the aggregate's first event; an int (not a bool), at most MAX_VERSION (what every storage holds).
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION, strict=True)]
     timestamp: AwareDatetime | None = None
     #: The event type; each generated class narrows it to its own string literal.
     type: str
@@ -32,5 +36,6 @@ class Event(BaseModel, frozen=True, extra="forbid"):
     @field_validator("timestamp")
     @classmethod
     def _normalise_to_utc(cls, value: datetime | None) -> datetime | None:
-        # One canonical zone makes stored and re-read events compare equal.
-        return None if value is None else value.astimezone(UTC)
+        # One canonical zone makes stored and re-read events compare equal. A time that is out of range
+        # once in UTC is a ValueError here, which pydantic reports as a ValidationError of this field.
+        return None if value is None else to_utc(value)

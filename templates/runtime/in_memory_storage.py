@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from .errors import EventAlreadyExistsError
+from .errors import EventAlreadyExistsError, shown, shown_value
 from .events import Event
 from .outbox import OutboxMessage, PendingOutboxMessage
 from .storage import (
@@ -15,6 +15,10 @@ from .storage import (
     EventsQuery,
     EventStorageAdapter,
     StorageContext,
+    check_aggregate_ids_query,
+    check_events_query,
+    check_events_to_push,
+    event_problem,
     is_after,
     missing_previous_version,
 )
@@ -41,6 +45,13 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
         ):
             if event.timestamp is None:
                 event = event.model_copy(update={"timestamp": seeded_at})
+            # Refused as a push would be: a seeded store must hold what other adapters could hold.
+            problem = event_problem(event)
+            if problem is not None:
+                raise ValueError(
+                    f"initial event {shown(event.event_store_id)}/{shown(event.aggregate_id)} "
+                    f"v{shown_value(event.version)}: {problem}"
+                )
             stored = self._events.setdefault(event.event_store_id, {}).setdefault(event.aggregate_id, [])
             if event.version != len(stored) + 1:
                 raise ValueError(
@@ -61,6 +72,7 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
         *,
         force: bool = False,
     ) -> None:
+        check_events_to_push(events)
         with self._lock:
             self._check(events, force=force)
             for message in outbox:
@@ -94,6 +106,7 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
     async def get_events(
         self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
     ) -> list[EventT]:
+        check_events_query(context, aggregate_id, query)
         with self._lock:
             stored = self._events.get(context.event_store_id, {}).get(aggregate_id, [])
             # Versions are contiguous from 1, so version bounds are list bounds.
@@ -112,6 +125,7 @@ class InMemoryEventStorageAdapter(EventStorageAdapter):
     async def list_aggregate_ids(
         self, context: StorageContext[Any], query: AggregateIdsQuery
     ) -> list[AggregateIdEntry]:
+        check_aggregate_ids_query(context, query)
         with self._lock:
             aggregates = self._events.get(context.event_store_id, {})
             entries = [

@@ -12,6 +12,21 @@ from itertools import accumulate
 #: The deepest nesting `max_depth` may allow: pydantic's JSON parser refuses deeper documents anyway.
 MAX_DEPTH_CEILING = 200
 
+# -- what every storage holds (docs/hostile-input.md, "Arguments and bounds") -------------------------------
+# Fixed, unlike EventLimits: beyond them a value cannot be stored or compared by some adapter, so every
+# adapter refuses it alike, before its database sees it.
+
+#: The highest version of an event: PostgreSQL keeps versions in an INTEGER column (signed 32 bits).
+MAX_VERSION = 2**31 - 1
+#: The highest `limit` of a read (and `page_size` of `iter_events`): no aggregate has more events, and no
+#: page of aggregates could be held in memory anyway.
+MAX_LIMIT = 2**31 - 1
+#: The longest aggregate id, in UTF-8 bytes: PostgreSQL indexes at most some 2,700 bytes a row, and its
+#: key holds the store id and the version too.
+MAX_AGGREGATE_ID_BYTES = 1024
+#: The longest event store id, in UTF-8 bytes (generated stores have short ones).
+MAX_EVENT_STORE_ID_BYTES = 256
+
 
 @dataclass(frozen=True, slots=True)
 class EventLimits:

@@ -28,8 +28,9 @@ from .channels import (
 )
 from .errors import EventDecodeError
 from .events import Event
+from .limits import MAX_LIMIT
 from .messages import AggregateExistsMessage, NotificationMessage, StateCarryingMessage
-from .storage import AggregateIdEntry
+from .storage import AggregateIdEntry, check_integer
 from .stores import EventStore
 from .timestamps import require_aware
 
@@ -474,8 +475,8 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
 
 
 def _check_page_size(page_size: int) -> None:
-    if page_size < 1:
-        raise ValueError(f"page_size must be at least 1, got {page_size}")
+    # Each page is a `limit` of list_aggregate_ids: held to its bounds before anything is poured.
+    check_integer("pour", "page_size", page_size, 1, MAX_LIMIT)
 
 
 def _describe(item: object) -> str:

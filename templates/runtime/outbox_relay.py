@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from .channels import MessageChannel
+from .limits import MAX_EVENT_STORE_ID_BYTES, MAX_LIMIT
 from .message_codecs import MessageCodec
 from .messages import DeliveryContext
 from .outbox import OutboxStorage
+from .storage import check_integer, id_problem
 
 logger = logging.getLogger("kastor.outbox")
 
@@ -54,8 +56,11 @@ class OutboxRelay:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         _check_outbox_storage(storage)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        check_integer("OutboxRelay", "batch_size", batch_size, 1, MAX_LIMIT)
+        # The relay writes its id into the outbox's rows: it must be text that every storage holds.
+        problem = None if relay_id is None else id_problem(relay_id, MAX_EVENT_STORE_ID_BYTES)
+        if problem is not None:
+            raise ValueError(f"OutboxRelay: relay_id {problem}")
         self.storage = storage
         self.message_channels: Mapping[str, MessageChannel[Any]] = {
             channel.message_channel_id: channel for channel in message_channels

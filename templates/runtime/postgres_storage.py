@@ -34,6 +34,9 @@ from .storage import (
     EventStorageAdapter,
     StorageContext,
     aggregate_ids_query_sql,
+    check_aggregate_ids_query,
+    check_events_query,
+    check_events_to_push,
     events_query_sql,
     missing_previous_version,
     stored_event_json,
@@ -217,6 +220,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         force: bool = False,
     ) -> None:
         """Stores the events, then the outbox messages, in one transaction: all, or nothing."""
+        check_events_to_push(events)
         rows = [_row(context, event) for context, event in events]
         if not rows and not outbox:
             return
@@ -322,6 +326,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
     async def get_events(
         self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
     ) -> list[EventT]:
+        check_events_query(context, aggregate_id, query)
         sql = (
             f"SELECT version, type, {_TIMESTAMP}, payload::text, metadata::text FROM {self._table} "
             "WHERE event_store_id = %s AND aggregate_id = %s"
@@ -351,6 +356,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
     async def list_aggregate_ids(
         self, context: StorageContext[Any], query: AggregateIdsQuery
     ) -> list[AggregateIdEntry]:
+        check_aggregate_ids_query(context, query)
         # `version = 1` stays a literal, so that the planner uses the partial index of initial events.
         sql = (
             f"SELECT aggregate_id, {_TIMESTAMP} FROM {self._table} WHERE event_store_id = %s AND version = 1"
@@ -360,7 +366,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         parameters = [context.event_store_id, *refinement_parameters]
         rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
         return [
-            AggregateIdEntry(aggregate_id, _timestamp(context, aggregate_id, 1, timestamp).astimezone(UTC))
+            AggregateIdEntry(aggregate_id, _timestamp(context, aggregate_id, 1, timestamp))
             for aggregate_id, timestamp in rows
         ]
 
@@ -704,10 +710,12 @@ async def _fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[A
 
 
 #: The stored timestamp where Python can hold it (years 1 to 9999), else NULL: the driver would fail on the
-#: whole result for one `infinity`. (Unnamed, so that ORDER BY timestamp still means the column.)
+#: whole result for one `infinity`. It is read as the UTC wall-clock time (without zone), since the
+#: session's zone could take a time at either end of those years out of them. (Unnamed, so that
+#: ORDER BY timestamp still means the column.)
 _TIMESTAMP = (
     "CASE WHEN timestamp BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00' "
-    "THEN timestamp END"
+    "THEN timestamp AT TIME ZONE 'UTC' END"
 )
 
 
@@ -722,4 +730,4 @@ def _timestamp(
             aggregate_id=aggregate_id,
             version=version,
         )
-    return timestamp
+    return timestamp.replace(tzinfo=UTC)  # read as UTC wall-clock time (_TIMESTAMP)

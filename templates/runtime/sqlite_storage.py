@@ -30,11 +30,15 @@ from .storage import (
     EventStorageAdapter,
     StorageContext,
     aggregate_ids_query_sql,
+    check_aggregate_ids_query,
+    check_events_query,
+    check_events_to_push,
     events_query_sql,
     missing_previous_version,
     stored_event_json,
     timestamp_text,
 )
+from .timestamps import to_utc
 
 EventT = TypeVar("EventT", bound=Event)
 ResultT = TypeVar("ResultT")
@@ -125,6 +129,7 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
         *,
         force: bool = False,
     ) -> None:
+        check_events_to_push(events)
         rows = [_row(context, event) for context, event in events]
         await self._run(lambda connection: _insert(connection, events, rows, outbox, force=force))
 
@@ -162,6 +167,7 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
     async def get_events(
         self, context: StorageContext[EventT], aggregate_id: str, query: EventsQuery
     ) -> list[EventT]:
+        check_events_query(context, aggregate_id, query)
         sql = (
             f"SELECT version, type, timestamp, payload, metadata FROM {TABLE} "
             "WHERE event_store_id = ? AND aggregate_id = ?"
@@ -176,6 +182,7 @@ class SQLiteEventStorageAdapter(EventStorageAdapter):
     async def list_aggregate_ids(
         self, context: StorageContext[Any], query: AggregateIdsQuery
     ) -> list[AggregateIdEntry]:
+        check_aggregate_ids_query(context, query)
         sql = f"SELECT aggregate_id, timestamp FROM {TABLE} WHERE event_store_id = ? AND version = 1"
         refinements, refinement_parameters = aggregate_ids_query_sql(query, "?", timestamp_text)
         sql += refinements
@@ -506,7 +513,8 @@ def _entry(context: StorageContext[Any], aggregate_id: object, timestamp: object
         parsed = datetime.fromisoformat(timestamp)
         if parsed.utcoffset() is None:
             raise ValueError("it has no time zone")
-    except ValueError as error:
+        parsed = to_utc(parsed)
+    except (TypeError, ValueError) as error:
         raise EventDecodeError(
             f"invalid stored event: its timestamp {timestamp!r} is not an ISO 8601 timestamp in UTC ({error})",
             event_store_id=context.event_store_id,

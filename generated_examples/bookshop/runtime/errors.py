@@ -9,11 +9,38 @@ class KastorError(Exception):
     """Base class of every error the Kastor runtime raises."""
 
 
+def shown(text: object, at_most: int = 100) -> str:
+    """`text` (an id, say) as a message shows it: as it is when printable and short, else quoted with its
+    lone surrogates, NUL and other control characters escaped (so that the message can be printed and
+    logged), cut after `at_most` characters. (Not a string, as hostile code may give: `shown_value`.)"""
+    if not isinstance(text, str):
+        return shown_value(text)
+    if len(text) <= at_most and text.isprintable():
+        return text
+    cut = repr(text[:at_most])
+    return cut if len(text) <= at_most else f"{cut}... ({len(text)} characters)"
+
+
+def shown_value(value: object) -> str:
+    """A value that an argument or field was given, as a message shows it: its repr when short, ids
+    escaped as by `shown`, an integer too large to write out in full by its size (Python refuses to
+    write integers of more than 4,300 digits), anything else by its type."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if value.bit_length() <= 64 else f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 100 and value.isprintable() else shown(value)
+    if isinstance(value, float):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
 class InvalidEventError(KastorError):
     """An event breaks the rules of its store (its schema, initial events, versions): nothing was stored."""
 
     def __init__(self, message: str, *, event_store_id: str, aggregate_id: str, version: int) -> None:
-        super().__init__(f"{event_store_id}/{aggregate_id} v{version}: {message}")
+        super().__init__(f"{shown(event_store_id)}/{shown(aggregate_id)} v{shown_value(version)}: {message}")
         self.event_store_id = event_store_id
         self.aggregate_id = aggregate_id
         self.version = version

@@ -15,13 +15,15 @@ from .errors import (
     EventGroupError,
     InvalidEventError,
     UndefinedEventStorageAdapterError,
+    shown,
 )
 from .events import Event
+from .limits import MAX_LIMIT, MAX_VERSION
 from .outbox import OutboxMessage, OutboxStorage
 from .paging import encode_page_token, resolve_query
 from .reducers import Reducer
 from .results import GetAggregateResult, GetExistingAggregateResult, ListAggregateIdsResult, PushEventResult
-from .storage import EventsQuery, EventStorageAdapter, StorageContext
+from .storage import EventsQuery, EventStorageAdapter, StorageContext, check_integer
 from .timestamps import require_aware
 
 StoreIdT = TypeVar("StoreIdT", bound=str)
@@ -271,11 +273,11 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
         """The aggregate's events with versions between the bounds (inclusive), in version order (newest
         first if `reverse`), at most `limit` of them, counted after ordering.
 
+        Bounds are from 0 to MAX_VERSION, the limit from 0 to MAX_LIMIT, and the aggregate id one that
+        storages hold: else ValueError naming the argument (the adapter checks them, see storage.py).
         Raises EventDecodeError when a stored event cannot be read, or when the events read are not a
         history that pushes could have stored (a version missing, an initial event not at version 1).
         """
-        if limit is not None and limit < 0:
-            raise ValueError(f"{self.event_store_id}: limit cannot be negative, got {limit}")
         query = EventsQuery(min_version, max_version, reverse, limit)
         events = await self.get_event_storage_adapter().get_events(self._context, aggregate_id, query)
         _check_history(self.event_store_id, self.initial_event_types, aggregate_id, events, query)
@@ -291,8 +293,7 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
     ) -> AsyncIterator[EventT]:
         """The aggregate's events in version order, read `page_size` at a time: however long the stream,
         no more than one page of it is held at once. Bounds are inclusive, as in `get_events`."""
-        if page_size < 1:
-            raise ValueError(f"{self.event_store_id}: page_size must be at least 1, got {page_size}")
+        check_integer(shown(self.event_store_id), "page_size", page_size, 1, MAX_LIMIT)
         next_version = min_version
         while True:
             page = await self.get_events(
@@ -300,7 +301,7 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
             )
             for event in page:
                 yield event
-            if len(page) < page_size:
+            if len(page) < page_size or page[-1].version == MAX_VERSION:  # no version follows the highest
                 return
             next_version = page[-1].version + 1
             del page  # not held while the next page is read
@@ -345,9 +346,11 @@ class EventStore(Generic[StoreIdT, EventT, AggregateT]):
             initial_event_before=initial_event_before,
             reverse=reverse,
         )
-        # One entry more than asked for tells whether another page follows.
+        # One entry more than asked for tells whether another page follows (a page of MAX_LIMIT entries,
+        # which no memory holds anyway, is the last).
         fetched = await adapter.list_aggregate_ids(
-            self._context, replace(query, limit=None if query.limit is None else query.limit + 1)
+            self._context,
+            replace(query, limit=None if query.limit is None else min(query.limit + 1, MAX_LIMIT)),
         )
         if query.limit is None or len(fetched) <= query.limit:
             return ListAggregateIdsResult(fetched, None)
