@@ -25,6 +25,7 @@ from pokedex import (
     Trainer,
     TrainersEvent,
 )
+from pokedex.runtime.limits import MAX_VERSION
 
 MESSAGES = [
     NotificationMessage("pokemons", appeared(timestamp=T0)),
@@ -125,7 +126,7 @@ def body(fields: dict[str, Any]) -> bytes:
         pytest.param(body({**EXISTS, "initial_event_timestamp": "yesterday"}), "not an ISO 8601", id="time text"),
         pytest.param(
             body({**EXISTS, "initial_event_timestamp": "0001-01-01T00:30:00+01:00"}),
-            "out of range once in UTC",
+            "outside the years 1 to 9999 once in UTC",
             id="time before year 1 in UTC",
         ),
         pytest.param(
@@ -219,7 +220,7 @@ PROPERTY_SETTINGS = settings(
 )
 
 texts = st.text(max_size=12)
-versions = st.integers(min_value=1, max_value=2**70)
+versions = st.integers(min_value=1, max_value=MAX_VERSION)  # every version a storage holds
 offsets = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
 timestamps = st.datetimes(
     min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=offsets.map(timezone)

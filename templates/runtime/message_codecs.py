@@ -245,10 +245,8 @@ def _timestamp(store_id: str, value: object) -> datetime:
         raise MessageDecodeError(f"{where} is not an ISO 8601 date and time: {_shown(value)}") from None
     try:
         return require_aware("initial_event_timestamp", timestamp)
-    except ValueError as error:
+    except ValueError as error:  # naive, or outside the years 1 to 9999 once in UTC
         raise MessageDecodeError(f"{store_id}: {error}") from None
-    except OverflowError:
-        raise MessageDecodeError(f"{where} {_shown(value)} is out of range once in UTC") from None
 
 
 def _event(store_id: str, codec: EventCodec[Any], value: object) -> Any:
