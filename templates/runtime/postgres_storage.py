@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import math
 import os
 import re
 import select
@@ -59,8 +60,10 @@ CREATE TABLE IF NOT EXISTS "{schema}"."kastor_events" (
     version INTEGER NOT NULL CHECK (version >= 1),
     type TEXT NOT NULL,
     timestamp TIMESTAMPTZ NOT NULL,
-    payload JSONB,
-    metadata JSONB,
+    -- JSON, not JSONB: it keeps the codec's text as it is (JSONB would read 1e20 back as an integer, -0.0
+    -- as 0.0, and sort object keys), so that a stored event comes back exactly as it was pushed.
+    payload JSON,
+    metadata JSON,
     PRIMARY KEY (event_store_id, aggregate_id, version)
 );
 
@@ -76,7 +79,7 @@ CREATE TABLE IF NOT EXISTS "{schema}"."kastor_outbox" (
     event_store_id TEXT COLLATE "C" NOT NULL,
     aggregate_id TEXT COLLATE "C" NOT NULL,
     version INTEGER NOT NULL CHECK (version >= 1),
-    body JSONB NOT NULL,
+    body JSON NOT NULL,
     done BOOLEAN NOT NULL DEFAULT FALSE,
     attempts INTEGER NOT NULL DEFAULT 0,
     claimed_by TEXT,
@@ -154,9 +157,10 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         self._upsert = _insert_sql(self._table, force=True)
         self._insert_outbox = (
             f"INSERT INTO {self._outbox_table} (message_channel_id, event_store_id, aggregate_id, version, body) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb)"
+            "VALUES (%s, %s, %s, %s, %s::json)"
         )
         self._claim = _claim_sql(self._outbox_table)
+        self._known_jsonb_columns: frozenset[tuple[str, str]] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresEventStorageAdapter({self._where()!r}, schema={self.schema!r})"
@@ -253,6 +257,13 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             )
 
         async def work(connection: Any) -> None:
+            jsonb_columns = await self._jsonb_columns(connection)
+            if jsonb_columns and self._jsonb_refusal(jsonb_columns, events, rows, outbox) is not None:
+                # Look again: the columns may have been migrated to json since they were looked up.
+                jsonb_columns = await self._jsonb_columns(connection, look_again=True)
+                refusal = self._jsonb_refusal(jsonb_columns, events, rows, outbox)
+                if refusal is not None:
+                    raise refusal
             if len(rows) == 1 and not outbox_rows and connection.autocommit:
                 # One statement is a transaction of its own: no BEGIN and COMMIT to wait for.
                 await write(connection, *events[0], rows[0])
@@ -270,6 +281,56 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                         ) from error
 
         await self._run(work, table=self._outbox_table if outbox_rows else self._table)
+
+    async def _jsonb_columns(
+        self, connection: Any, *, look_again: bool = False
+    ) -> frozenset[tuple[str, str]]:
+        """The (table, column) pairs of JSON columns that are still `jsonb`, as tables created before
+        Kastor stored JSON as `json` have them (looked up on the adapter's first push, then remembered)."""
+        if self._known_jsonb_columns is not None and not look_again:
+            return self._known_jsonb_columns
+        rows = await _fetch_all(connection, _COLUMN_TYPES_SQL, [self._table, self._outbox_table])
+        found = frozenset((table, column) for table, column, _ in rows)
+        jsonb = frozenset((table, column) for table, column, type_name in rows if type_name == "jsonb")
+        if (TABLE, "payload") in found:  # a missing table is reported by the push itself: look again then
+            self._known_jsonb_columns = jsonb
+        return jsonb
+
+    def _jsonb_refusal(
+        self,
+        jsonb_columns: frozenset[tuple[str, str]],
+        events: Sequence[tuple[StorageContext[Any], Event]],
+        rows: Sequence[dict[str, Any]],
+        outbox: Sequence[OutboxMessage],
+    ) -> EventStorageError | None:
+        """The error to raise, before anything is written, for a value that a `jsonb` column would give back
+        otherwise than it was pushed (a stored event is exactly the event that was pushed), or None."""
+        for (context, event), row in zip(events, rows, strict=True):
+            for column in ("payload", "metadata"):
+                if (TABLE, column) in jsonb_columns and row[column] is not None:
+                    changed = _what_jsonb_would_change(row[column], column)
+                    if changed is not None:
+                        what = f"{context.event_store_id}/{event.aggregate_id} v{event.version}"
+                        return self._jsonb_error(what, TABLE, column, changed)
+        if (OUTBOX_TABLE, "body") in jsonb_columns:
+            for message in outbox:
+                changed = _what_jsonb_would_change(message.body, "body")
+                if changed is not None:
+                    what = (
+                        f"the outbox message of {message.event_store_id}/{message.aggregate_id} "
+                        f"v{message.version} for {message.message_channel_id}"
+                    )
+                    return self._jsonb_error(what, OUTBOX_TABLE, "body", changed)
+        return None
+
+    def _jsonb_error(self, what: str, table: str, column: str, changed: str) -> EventStorageError:
+        qualified = f'"{self.schema}"."{table}"'
+        return EventStorageError(
+            f"{self._where()}: cannot store {what}: {changed}, and the column {column} of {qualified} is "
+            f"jsonb, made by an earlier version of Kastor, which would not give it back as it was pushed; "
+            f"migrate the column to json (ALTER TABLE {qualified} ALTER COLUMN {column} TYPE json, see "
+            "docs/postgres.md), which keeps the JSON text as it is"
+        )
 
     # -- outbox --------------------------------------------------------------------------------------
 
@@ -616,7 +677,7 @@ def _insert_sql(table: str, *, force: bool) -> str:
 ), written AS (
     INSERT INTO {table} (event_store_id, aggregate_id, version, type, timestamp, payload, metadata)
     SELECT %(event_store_id)s, %(aggregate_id)s, %(version)s, %(type)s, %(timestamp)s,
-        %(payload)s::jsonb, %(metadata)s::jsonb
+        %(payload)s::json, %(metadata)s::json
     FROM previous WHERE found
     ON CONFLICT (event_store_id, aggregate_id, version) {on_conflict}
     RETURNING 1
@@ -644,6 +705,42 @@ def _json_or_none(fields: dict[str, Any], name: str) -> str | None:
     if name not in fields:
         return None
     return json.dumps(fields[name], separators=(",", ":"), ensure_ascii=False)
+
+
+#: The types of the JSON columns of the events and outbox tables (named by their qualified names; a missing
+#: table has no rows).
+_COLUMN_TYPES_SQL = """SELECT class.relname, attribute.attname, format_type(attribute.atttypid, NULL)
+FROM pg_attribute AS attribute JOIN pg_class AS class ON class.oid = attribute.attrelid
+WHERE attribute.attrelid IN (to_regclass(%s), to_regclass(%s))
+    AND attribute.attname IN ('payload', 'metadata', 'body') AND NOT attribute.attisdropped"""
+
+
+def _what_jsonb_would_change(text: str, column: str) -> str | None:
+    """What of the JSON `text` (to be stored in `column`) jsonb would give back otherwise, or None.
+
+    jsonb stores numbers as decimals, written back without exponent and without the sign of a zero: a float
+    in exponent form with a positive exponent (1e+20, as Python writes 1e20) reads back as an integer, -0.0
+    as 0.0; other floats (1.5, 1e-07, 5e-324) read back as the same float, and integers as they are. Keys of
+    objects come back in jsonb's order (the event is equal, its undeclared properties ordered otherwise);
+    duplicate keys, which the codec never writes, would be merged.
+    """
+    pending: list[tuple[str, Any]] = [(column, json.loads(text))]
+    while pending:  # in document order, without recursion
+        path, value = pending.pop()
+        if isinstance(value, float):
+            if value == 0.0 and math.copysign(1.0, value) < 0:
+                return f"its {path} is -0.0, which jsonb would give back as 0.0"
+            if "e+" in repr(value):
+                return f"its {path} is {value!r}, which jsonb would give back as an integer"
+        elif isinstance(value, dict):
+            items = cast("dict[str, Any]", value).items()
+            pending.extend((f"{path}.{key}", item) for key, item in reversed(list(items)))
+        elif isinstance(value, list):
+            elements = cast("list[object]", value)
+            pending.extend(
+                (f"{path}[{index}]", element) for index, element in reversed(list(enumerate(elements)))
+            )
+    return None
 
 
 def _claim_sql(table: str) -> str:
