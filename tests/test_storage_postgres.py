@@ -45,7 +45,14 @@ from pokedex import (  # noqa: E402
     PokemonAppearedPayload,
     PostgresEventStorageAdapter,
 )
-from pokedex.runtime.postgres_storage import CONNECT_TIMEOUT_SECONDS, SCHEMA_SQL, TABLE, schema_sql  # noqa: E402
+from pokedex.runtime.postgres_storage import (  # noqa: E402
+    CONNECT_TIMEOUT_SECONDS,
+    KEEPALIVES,
+    SCHEMA_SQL,
+    TABLE,
+    TIMEOUT_SECONDS,
+    schema_sql,
+)
 
 pytestmark = pytest.mark.service
 
@@ -206,6 +213,24 @@ async def test_an_unreachable_server_is_a_storage_error_naming_host_and_port_at_
     # A connect timeout bounds the wait for a silent host; one given in the conninfo is kept.
     assert PostgresEventStorageAdapter("host=db")._connect_kwargs()["connect_timeout"] == CONNECT_TIMEOUT_SECONDS
     assert "connect_timeout" not in PostgresEventStorageAdapter("host=db connect_timeout=2")._connect_kwargs()
+
+
+def test_the_timeouts_are_checked_and_reach_the_connections_the_adapter_makes() -> None:
+    assert PostgresEventStorageAdapter("host=db").timeout == TIMEOUT_SECONDS == 30
+    kwargs = PostgresEventStorageAdapter("host=db connect_timeout=7", timeout=5, connect_timeout=2.5)._connect_kwargs()
+    # The adapter's connect timeout wins over the conninfo's (libpq counts whole seconds); unacknowledged data
+    # kills a connection after the call's timeout, and keepalives find a silent server gone.
+    assert kwargs["connect_timeout"] == 3
+    assert kwargs["tcp_user_timeout"] == 5000
+    assert {key: kwargs[key] for key in KEEPALIVES} == KEEPALIVES
+    # What the conninfo sets is kept.
+    assert "keepalives_idle" not in PostgresEventStorageAdapter("host=db keepalives_idle=5")._connect_kwargs()
+    assert "tcp_user_timeout" not in PostgresEventStorageAdapter("host=db tcp_user_timeout=1")._connect_kwargs()
+    for bad in (0, -1, float("nan"), float("inf"), True, "5"):
+        with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
+            PostgresEventStorageAdapter("host=db", timeout=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="connect_timeout must be a positive number of seconds"):
+            PostgresEventStorageAdapter("host=db", connect_timeout=bad)  # type: ignore[arg-type]
 
 
 async def test_a_given_connection_serves_one_call_at_a_time_and_stays_open(with_table: tuple[str, str]) -> None:

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import select
+import socket
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -95,8 +96,21 @@ CREATE INDEX IF NOT EXISTS "kastor_outbox_pending"
     WHERE NOT done;
 """
 
-#: Seconds to wait for the server when the connection string sets no `connect_timeout`.
+#: Seconds to wait for the server when neither the adapter's `connect_timeout` nor the connection string
+#: nor PGCONNECT_TIMEOUT sets a connect timeout.
 CONNECT_TIMEOUT_SECONDS = 10
+
+#: Seconds a call may take by default (the adapter's `timeout`): waiting for a connection, connecting and
+#: its statements, all together.
+TIMEOUT_SECONDS = 30.0
+
+#: Seconds an abandoned call is given to end once its connection is shut down (it ends at once: every wait
+#: on a shut-down socket fails), twice at most.
+ABANDON_GRACE_SECONDS = 1.0
+
+#: TCP keepalives of the connections the adapter makes: an idle connection whose server vanished without
+#: a word (a cut network, a host gone) is found dead within about a minute and replaced before it is lent.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 _INSTALL_HINT = "install psycopg[binary] and psycopg-pool (pip install 'psycopg[binary]' psycopg-pool)"
 
@@ -136,6 +150,8 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         connection: Any = None,
         min_size: int = 1,
         max_size: int = 10,
+        timeout: float = TIMEOUT_SECONDS,
+        connect_timeout: float | None = None,
     ) -> None:
         if sum(given is not None for given in (conninfo, pool, connection)) > 1:
             raise ValueError("give one of conninfo, pool and connection, not several")
@@ -144,6 +160,10 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                 f"need 0 <= min_size <= max_size and max_size >= 1, got {min_size} and {max_size}"
             )
         self.schema = _checked_schema(schema)
+        self.timeout = _checked_seconds("timeout", timeout)
+        self.connect_timeout = (
+            None if connect_timeout is None else _checked_seconds("connect_timeout", connect_timeout)
+        )
         self.conninfo = conninfo
         self.min_size = min_size
         self.max_size = max_size
@@ -196,7 +216,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                         continue  # CREATE SCHEMA needs a privilege that using an existing one does not
                     await connection.execute(statement)
 
-        await self._run(work)
+        await self._run(work, operation="create_schema")
 
     async def drop_schema(self) -> None:
         """Drops the adapter's schema with everything in it (its events too): for tests and demos. Refuses
@@ -207,7 +227,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         async def work(connection: Any) -> None:
             await connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
-        await self._run(work)
+        await self._run(work, operation="drop_schema")
 
     async def push_events(
         self, events: Sequence[tuple[StorageContext[Any], Event]], *, force: bool = False
@@ -281,7 +301,8 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                             f"{self._where()}: cannot store outbox messages: {error}"
                         ) from error
 
-        await self._run(work, table=self._outbox_table if outbox_rows else self._table)
+        table = self._outbox_table if outbox_rows else self._table
+        await self._run(work, operation="push_events", table=table)
 
     async def _jsonb_columns(
         self, connection: Any, *, look_again: bool = False
@@ -348,7 +369,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                 rows: list[Any] = await cursor.fetchall()
             return rows
 
-        rows = await self._run(work, table=self._outbox_table)
+        rows = await self._run(work, operation="claim_outbox_messages", table=self._outbox_table)
         return [
             PendingOutboxMessage(
                 message_id, OutboxMessage(channel_id, event_store_id, aggregate_id, version, body), attempts
@@ -361,7 +382,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         since its lease ended: it is then that relay's)."""
         sql = f"UPDATE {self._outbox_table} SET done = TRUE WHERE id = %s AND claimed_by = %s AND NOT done"
         await self._run(
-            lambda connection: _execute(connection, sql, [message_id, relay_id]), table=self._outbox_table
+            lambda connection: _execute(connection, sql, [message_id, relay_id]),
+            operation="complete_outbox_message",
+            table=self._outbox_table,
         )
 
     async def fail_outbox_message(
@@ -373,11 +396,19 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             "claimed_by = NULL, claimed_until = NULL WHERE id = %s AND claimed_by = %s AND NOT done"
         )
         parameters = [retry_at, error, message_id, relay_id]
-        await self._run(lambda connection: _execute(connection, sql, parameters), table=self._outbox_table)
+        await self._run(
+            lambda connection: _execute(connection, sql, parameters),
+            operation="fail_outbox_message",
+            table=self._outbox_table,
+        )
 
     async def count_pending_outbox_messages(self) -> int:
         sql = f"SELECT count(*) FROM {self._outbox_table} WHERE NOT done"
-        rows = await self._run(lambda connection: _fetch_all(connection, sql, []), table=self._outbox_table)
+        rows = await self._run(
+            lambda connection: _fetch_all(connection, sql, []),
+            operation="count_pending_outbox_messages",
+            table=self._outbox_table,
+        )
         count: int = rows[0][0]
         return count
 
@@ -391,7 +422,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         refinements, refinement_parameters = events_query_sql(query, "%s")
         sql += refinements
         parameters = [context.event_store_id, aggregate_id, *refinement_parameters]
-        rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
+        rows = await self._run(
+            lambda connection: _fetch_all(connection, sql, parameters), operation="get_events"
+        )
         quoted_id = json.dumps(aggregate_id)
         return [
             context.codec.from_json(
@@ -420,7 +453,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         refinements, refinement_parameters = aggregate_ids_query_sql(query, "%s", lambda timestamp: timestamp)
         sql += refinements
         parameters = [context.event_store_id, *refinement_parameters]
-        rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
+        rows = await self._run(
+            lambda connection: _fetch_all(connection, sql, parameters), operation="list_aggregate_ids"
+        )
         return [
             AggregateIdEntry(aggregate_id, _timestamp(context, aggregate_id, 1, timestamp).astimezone(UTC))
             for aggregate_id, timestamp in rows
@@ -428,13 +463,43 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
 
     # -- connections ---------------------------------------------------------------------------------
 
-    async def _run(self, work: Callable[[Any], Awaitable[ResultT]], *, table: str | None = None) -> ResultT:
-        """Runs `work` with a connection; the driver's errors become EventStorageError (naming `table`, the
-        events table by default, when a table is missing)."""
+    async def _run(
+        self, work: Callable[[Any], Awaitable[ResultT]], *, operation: str, table: str | None = None
+    ) -> ResultT:
+        """Runs `work` with a connection, within the adapter's `timeout`; the driver's errors become
+        EventStorageError (naming `table`, the events table by default, when a table is missing).
+
+        The call runs as a task of its own, which this one waits for: when the time is up or the caller
+        cancels, the call's connection is shut down under it (every read or write on it then fails at once)
+        instead of being cancelled. Cancelling psycopg in a statement sends the server a cancel request and
+        waits for its answer, which a network that drops every packet would hold for seconds; and a
+        connection interrupted mid-statement is in no state to serve again anyway: it is closed, and a
+        pool replaces it."""
+        call = _Call()
+        running = asyncio.ensure_future(self._run_now(work, call, table))
+        try:
+            await asyncio.wait((running,), timeout=self.timeout)
+        except asyncio.CancelledError:
+            await _abandon(running, call)
+            raise
+        if not running.done():
+            await _abandon(running, call)
+            if not running.done() or running.cancelled() or running.exception() is not None:
+                cause = None if not running.done() or running.cancelled() else running.exception()
+                closed = "; its connection was closed" if call.connected else ""
+                raise EventStorageError(
+                    f"{self._where()}: {operation} timed out after {self.timeout:g} s (the adapter's timeout) "
+                    f"{call.stage}{closed}"
+                ) from cause
+        return running.result()
+
+    async def _run_now(
+        self, work: Callable[[Any], Awaitable[ResultT]], call: "_Call", table: str | None
+    ) -> ResultT:
         psycopg = _psycopg()
         errors = psycopg.errors
         try:
-            async with self._connection() as connection:
+            async with self._connection(call) as connection:
                 result = await work(connection)
         except (errors.UndefinedTable, errors.InvalidSchemaName) as error:
             raise EventStorageError(
@@ -452,13 +517,19 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         return result
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncGenerator[Any, None]:
+    async def _connection(self, call: "_Call") -> AsyncGenerator[Any, None]:
         if self._given_connection is not None:
-            async with self._connection_lock.get():
+            call.stage = "waiting for the given connection (another call was using it)"
+            async with self._connection_lock.get(), call.using(self._given_connection):
                 yield self._given_connection
             return
-        pool = self._given_pool if self._given_pool is not None else await self._own_pool()
-        async with pool.connection() as connection:
+        if self._given_pool is not None:
+            pool = self._given_pool
+        else:
+            call.stage = "connecting"
+            pool = await self._own_pool()
+        call.stage = "waiting for a connection of the pool (none was free, and no new one was made)"
+        async with pool.connection() as connection, call.using(connection):
             yield connection
 
     async def _own_pool(self) -> Any:
@@ -508,7 +579,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             # asyncio.run ends (connecting is what a pool's task cannot be cancelled in cleanly).
             await pool.open(wait=True, timeout=float(CONNECT_TIMEOUT_SECONDS))
         except BaseException:
-            await pool.close()
+            # Without waiting for its workers, which may be connecting through a network that drops
+            # everything: they end on their own, at their connect timeout.
+            await pool.close(timeout=0.0)
             raise
         opened = _OpenedPool(pool, loop, connections)
         opened.keeper = loop.create_task(self._keep(opened), name="kastor-postgres-pool-keeper")
@@ -540,11 +613,22 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                 await connection.close()
 
     def _connect_kwargs(self) -> dict[str, Any]:
+        """The arguments of the connections the adapter makes: autocommit, a connect timeout, and TCP
+        settings that make the kernel drop a connection whose server is gone without a word, each unless
+        the conninfo sets it."""
         kwargs: dict[str, Any] = {"autocommit": True}
-        if "connect_timeout" not in _conninfo_params(self.conninfo or "") and not os.environ.get(
-            "PGCONNECT_TIMEOUT"
-        ):
+        given = _conninfo_params(self.conninfo or "")
+        if self.connect_timeout is not None:
+            # libpq counts whole seconds (psycopg at least 2); the call's timeout bounds it more finely.
+            kwargs["connect_timeout"] = max(1, math.ceil(self.connect_timeout))
+        elif "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
             kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        tcp_settings = {
+            **KEEPALIVES,
+            # Data the server has not acknowledged within the timeout: the connection is dead.
+            "tcp_user_timeout": math.ceil(self.timeout * 1000),
+        }
+        kwargs.update({key: value for key, value in tcp_settings.items() if key not in given})
         return kwargs
 
     async def _connect_error(self) -> BaseException | None:
@@ -585,6 +669,89 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         except Exception:
             return "PostgreSQL"
         return f"PostgreSQL at {host}:{port} (database {dbname})"
+
+
+class _Call:
+    """One call of the adapter to the server: what it is doing (for the timeout's message), and the
+    connection it is using, which `_abandon` shuts down."""
+
+    def __init__(self) -> None:
+        self.stage = "before it began"
+        self.connection: Any = None
+        self.connected = False  # whether it got a connection
+        self.abandoned = False
+
+    @asynccontextmanager
+    async def using(self, connection: Any) -> AsyncGenerator[None, None]:
+        self.stage = "waiting for the server (it did not answer)"
+        self.connection = connection
+        self.connected = True
+        try:
+            yield
+        finally:
+            self.connection = None
+            if self.abandoned:
+                # Its state is unknown (a statement may be half sent or half answered): never used again.
+                # Closed, a pool discards it and makes another.
+                await connection.close()
+
+
+async def _abandon(running: "asyncio.Future[Any]", call: _Call) -> None:
+    """Ends a call that ran out of time or whose caller cancelled it, without waiting for the server."""
+    call.abandoned = True
+    try:
+        await _end_abandoned(running, call)
+    finally:
+        if not running.done():  # it ends later, on its own (its socket is shut down)
+            running.add_done_callback(_ignore_outcome)
+
+
+async def _end_abandoned(running: "asyncio.Future[Any]", call: _Call) -> None:
+    """Shuts the call's connection down, or cancels the call while it has none, and waits for it to end:
+    at once, or after one more cancellation (within 2 x ABANDON_GRACE_SECONDS in any case)."""
+    for _ in range(2):
+        if call.connection is not None:
+            _shut_down(call.connection)
+        else:
+            # Waiting for a connection or a lock, or connecting: safe to cancel, nothing is on the wire.
+            running.cancel()
+        done, _ = await asyncio.wait((running,), timeout=ABANDON_GRACE_SECONDS)
+        if done:
+            if not running.cancelled():
+                running.exception()  # retrieved: the caller gets the timeout or its cancellation instead
+            return
+        # Still running: psycopg was interrupted as it began a statement, and sends a cancel request that
+        # may wait for seconds. Interrupted again, it closes the connection and ends.
+        running.cancel()
+
+
+def _ignore_outcome(running: "asyncio.Future[Any]") -> None:
+    if not running.cancelled():
+        running.exception()
+
+
+def _shut_down(connection: Any) -> None:
+    """Ends the connection's TCP stream both ways at once, without a word to the server: every wait of the
+    driver on it fails now (reading gives end of file) instead of waiting for an answer that may never
+    come. The file descriptor stays the driver's (a duplicate is shut down), so that its event loop
+    registrations stay valid until it closes the connection."""
+    try:
+        descriptor = connection.fileno()
+    except Exception:
+        return  # already closed
+    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(descriptor)) as duplicate:
+        duplicate.shutdown(socket.SHUT_RDWR)
+
+
+def _checked_seconds(name: str, value: object) -> float:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 class _OpenedPool:
