@@ -6,6 +6,9 @@
   messages arrive once it is back; direct pushes raise EventPublishError, the event stored.
 - The PostgreSQL connection is lost in the middle of a group's transaction (the backend terminated, or the
   network cut by a proxy): nothing of the group is stored and the error names the server.
+- PostgreSQL's traffic goes into a black hole (a proxy stops forwarding, closing nothing): every call fails
+  within the adapter's timeout, a caller's cancellation returns at once, nothing of a group is stored, and the
+  adapter recovers once the network does.
 
 Every test is bounded in time (timeouts on every wait, children joined with timeouts) and uses loopback only.
 KASTOR_LONG_FAULT_TESTS=1 runs the long variant of the kill test. See docs/faults.md.
@@ -860,3 +863,33 @@ async def test_connecting_to_postgres_through_a_black_hole_fails_within_the_time
         f"\n[postgres black hole, connecting] timeout=2: EventStorageError after {timed_out_after:.2f} s; "
         f"connect_timeout=2: after {refused_after:.2f} s\n  {timed_out.value}\n  {refused.value}"
     )
+
+
+async def test_a_given_postgres_connection_black_holed_is_closed_and_says_so_in_every_later_call(
+    postgres_schema: tuple[str, str],  # noqa: F811
+) -> None:
+    import psycopg
+
+    url, schema = postgres_schema
+    server = urlsplit(url)
+    proxy = ControlledProxy(server.hostname or "127.0.0.1", server.port or 5432)
+    await proxy.start()
+    connection = await psycopg.AsyncConnection.connect(proxy.url(url), autocommit=True)
+    try:
+        adapter = PostgresEventStorageAdapter(connection=connection, schema=schema, timeout=BLACK_HOLE_TIMEOUT)
+        pokemons = pokemons_store(adapter)
+        await asyncio.wait_for(adapter.create_schema(), GUARD)
+        proxy.black_hole()
+        started = time.monotonic()
+        with pytest.raises(EventStorageError, match="get_events timed out after 2 s"):
+            await asyncio.wait_for(pokemons.get_events("pikachu"), GUARD)
+        failed_after = time.monotonic() - started
+        proxy.release()
+        # Its state was unknown (a statement half answered): the adapter closed it, and cannot replace it.
+        assert connection.closed
+        with pytest.raises(EventStorageError, match="the connection is closed"):
+            await asyncio.wait_for(pokemons.get_events("pikachu"), GUARD)
+    finally:
+        await connection.close()
+        await proxy.stop()
+    assert failed_after < BLACK_HOLE_TIMEOUT + BLACK_HOLE_MARGIN
