@@ -577,11 +577,11 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         try:
             # Its first connections made before the first call: none is still being made when a short
             # asyncio.run ends (connecting is what a pool's task cannot be cancelled in cleanly).
-            await pool.open(wait=True, timeout=float(CONNECT_TIMEOUT_SECONDS))
+            await pool.open(wait=True, timeout=self.connect_timeout or float(CONNECT_TIMEOUT_SECONDS))
         except BaseException:
-            # Without waiting for its workers, which may be connecting through a network that drops
-            # everything: they end on their own, at their connect timeout.
-            await pool.close(timeout=0.0)
+            # Waiting only briefly for its workers: one may be connecting through a network that drops
+            # everything (the call timed out or was cancelled), and ends on its own at its connect timeout.
+            await pool.close(timeout=0.1)
             raise
         opened = _OpenedPool(pool, loop, connections)
         opened.keeper = loop.create_task(self._keep(opened), name="kastor-postgres-pool-keeper")
