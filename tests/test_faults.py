@@ -725,9 +725,12 @@ async def test_a_postgres_call_through_a_black_hole_fails_within_its_timeout_nam
         with pytest.raises(EventStorageError) as raised:
             await asyncio.wait_for(black_hole_calls(database)[call](), GUARD)
         failed_after = time.monotonic() - started
+        # The abandoned connection went back to the pool closed: discarded, never lent again.
+        assert database.adapter._opened is not None
+        returned_closed = database.adapter._opened.pool.get_stats().get("returns_bad", 0)
         database.proxy.release()
         await database.wait_until_the_adapters_backends_end()
-        # The dead connection was discarded: the same adapter serves the next calls.
+        # The same adapter serves the next calls.
         pokemons = pokemons_store(database.adapter)
         events = await asyncio.wait_for(pokemons.get_events("pikachu"), GUARD)
         rows = await database.rows()
@@ -737,6 +740,7 @@ async def test_a_postgres_call_through_a_black_hole_fails_within_its_timeout_nam
     assert failed_after < BLACK_HOLE_TIMEOUT + BLACK_HOLE_MARGIN
     assert f"PostgreSQL at 127.0.0.1:{database.proxy.port} (database test)" in message
     assert f"timed out after {BLACK_HOLE_TIMEOUT:g} s" in message
+    assert returned_closed == 1
     # A write that timed out may or may not have been stored (it may reach the server once the network
     # heals, as the docs say): whole either way.
     assert [event.version for event in events] in ([1], [1, 2])
