@@ -8,7 +8,7 @@
   network cut by a proxy): nothing of the group is stored and the error names the server.
 - PostgreSQL's traffic goes into a black hole (a proxy stops forwarding, closing nothing): every call fails
   within the adapter's timeout, a caller's cancellation returns at once, nothing of a group is stored, and the
-  adapter recovers once the network does.
+  adapter recovers once the network does; on a healthy network the server stops an abandoned statement too.
 
 Every test is bounded in time (timeouts on every wait, children joined with timeouts) and uses loopback only.
 KASTOR_LONG_FAULT_TESTS=1 runs the long variant of the kill test. See docs/faults.md.
@@ -897,3 +897,56 @@ async def test_a_given_postgres_connection_black_holed_is_closed_and_says_so_in_
         await connection.close()
         await proxy.stop()
     assert failed_after < BLACK_HOLE_TIMEOUT + BLACK_HOLE_MARGIN
+
+
+async def test_a_postgres_statement_abandoned_on_a_healthy_network_ends_on_the_server_too(
+    postgres_schema: tuple[str, str],  # noqa: F811
+) -> None:
+    import psycopg
+
+    url, schema = postgres_schema
+    application = unique_name("kastor_abandoned")
+    adapter = PostgresEventStorageAdapter(with_application_name(url, application), schema=schema, timeout=1)
+    monitor = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    pokemons, trainers = pokemons_store(adapter), trainers_store(adapter)
+    try:
+        await asyncio.wait_for(adapter.create_schema(), GUARD)
+        await monitor.execute(
+            f"""CREATE FUNCTION "{schema}".slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.aggregate_id = 'slowpoke' THEN PERFORM pg_sleep(30); END IF;
+                RETURN NEW;
+            END $$"""
+        )
+        await monitor.execute(
+            f'CREATE TRIGGER slow_insert BEFORE INSERT ON "{schema}".kastor_events '
+            f'FOR EACH ROW EXECUTE FUNCTION "{schema}".slow_insert()'
+        )
+        with pytest.raises(EventStorageError, match="push_events timed out after 1 s"):
+            await asyncio.wait_for(
+                EventStore.push_event_group(
+                    trainers.group_event(registered("ash")), pokemons.group_event(appeared("slowpoke"))
+                ),
+                GUARD,
+            )
+        abandoned = time.monotonic()
+        # The adapter sent no cancel request (it would wait for it through a black hole), but closed the
+        # connection: the server finds its client gone while the statement runs (its
+        # client_connection_check_interval), stops it and rolls the group back, releasing its locks.
+        while True:
+            cursor = await monitor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state = 'active'",
+                (application,),
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0] == 0:
+                break
+            assert time.monotonic() - abandoned < 10, "the abandoned statement still runs on the server"
+            await asyncio.sleep(0.05)
+        ended_after = time.monotonic() - abandoned
+        cursor = await monitor.execute(f'SELECT count(*) FROM "{schema}".kastor_events')
+        assert await cursor.fetchone() == (0,)
+    finally:
+        await adapter.close()
+        await monitor.close()
+    print(f"\n[postgres, abandoned statement] the server stopped it {ended_after:.2f} s after the timeout")

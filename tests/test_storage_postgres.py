@@ -51,6 +51,7 @@ from pokedex.runtime.postgres_storage import (  # noqa: E402
     SCHEMA_SQL,
     TABLE,
     TIMEOUT_SECONDS,
+    _client_check_options,
     schema_sql,
 )
 
@@ -226,6 +227,16 @@ def test_the_timeouts_are_checked_and_reach_the_connections_the_adapter_makes() 
     # What the conninfo sets is kept.
     assert "keepalives_idle" not in PostgresEventStorageAdapter("host=db keepalives_idle=5")._connect_kwargs()
     assert "tcp_user_timeout" not in PostgresEventStorageAdapter("host=db tcp_user_timeout=1")._connect_kwargs()
+    # The server checks that the adapter is still there while it runs a statement (PostgreSQL 14 and later),
+    # the options of the conninfo or PGOPTIONS kept.
+    check = "-c client_connection_check_interval=1000"
+    assert _client_check_options("host=db", 150000) == {"options": check}
+    assert _client_check_options("host=db options='-c work_mem=8MB'", 140000) == {"options": f"-c work_mem=8MB {check}"}
+    assert _client_check_options("host=db", 130000) == {}
+    assert _client_check_options("options='-c client_connection_check_interval=5000'", 150000) == {}
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("PGOPTIONS", "-c search_path=app")
+        assert _client_check_options("host=db", 150000) == {"options": f"-c search_path=app {check}"}
     for bad in (0, -1, float("nan"), float("inf"), True, "5"):
         with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
             PostgresEventStorageAdapter("host=db", timeout=bad)  # type: ignore[arg-type]

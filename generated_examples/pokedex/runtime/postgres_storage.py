@@ -108,6 +108,12 @@ TIMEOUT_SECONDS = 30.0
 #: on a shut-down socket fails), twice at most.
 ABANDON_GRACE_SECONDS = 1.0
 
+#: Milliseconds between the server's checks, while it runs a statement of the adapter's own connections,
+#: that the adapter is still there (PostgreSQL 14 and later). A call that timed out or was cancelled closes
+#: its connection without a cancel request (which a black hole would hold): the server finds the
+#: connection closed at its next check, and stops the statement, rolling back and releasing its locks.
+CLIENT_CONNECTION_CHECK_MILLISECONDS = 1000
+
 #: TCP keepalives of the connections the adapter makes: an idle connection whose server vanished without
 #: a word (a cut network, a host gone) is found dead within about a minute and replaced before it is lent.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
@@ -558,7 +564,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             probe = await psycopg.AsyncConnection.connect(conninfo, **kwargs)
         except psycopg.Error as error:
             raise EventStorageError(f"cannot connect to {self._where()}: {error}") from error
+        server_version: int = probe.info.server_version
         await probe.close()
+        kwargs.update(_client_check_options(conninfo, server_version))
         connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
         async def track(connection: Any) -> None:
@@ -820,6 +828,18 @@ def _kwargs_of(pool: Any) -> dict[str, Any]:
     """A copy of the connection arguments of a psycopg_pool pool ({} when it has none)."""
     kwargs = pool.kwargs
     return dict(cast("dict[str, Any]", kwargs)) if isinstance(kwargs, dict) else {}
+
+
+def _client_check_options(conninfo: str, server_version: int) -> dict[str, str]:
+    """The `options` that make a server of version 14 or later check, while it runs a statement, that its
+    client is still connected (kept with the options of the conninfo or PGOPTIONS, which a given `options`
+    would replace); none when the server is older, or the options already set the check."""
+    given = _conninfo_params(conninfo)
+    options = given["options"] if "options" in given else os.environ.get("PGOPTIONS", "")
+    if server_version < 140000 or "client_connection_check_interval" in options:
+        return {}
+    check = f"-c client_connection_check_interval={CLIENT_CONNECTION_CHECK_MILLISECONDS}"
+    return {"options": f"{options} {check}".strip()}
 
 
 def _conninfo_params(conninfo: str) -> dict[str, str]:
