@@ -223,6 +223,7 @@ def test_the_timeouts_are_checked_and_reach_the_connections_the_adapter_makes() 
     # kills a connection after the call's timeout, and keepalives find a silent server gone.
     assert kwargs["connect_timeout"] == 3
     assert kwargs["tcp_user_timeout"] == 5000
+    assert PostgresEventStorageAdapter("host=db", timeout=1e12)._connect_kwargs()["tcp_user_timeout"] == 2**31 - 1
     assert {key: kwargs[key] for key in KEEPALIVES} == KEEPALIVES
     # What the conninfo sets is kept.
     assert "keepalives_idle" not in PostgresEventStorageAdapter("host=db keepalives_idle=5")._connect_kwargs()

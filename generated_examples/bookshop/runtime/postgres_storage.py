@@ -633,8 +633,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         tcp_settings = {
             **KEEPALIVES,
-            # Data the server has not acknowledged within the timeout: the connection is dead.
-            "tcp_user_timeout": math.ceil(self.timeout * 1000),
+            # Data the server has not acknowledged within the timeout: the connection is dead. (libpq
+            # takes milliseconds as a 32-bit integer.)
+            "tcp_user_timeout": min(math.ceil(self.timeout * 1000), 2**31 - 1),
         }
         kwargs.update({key: value for key, value in tcp_settings.items() if key not in given})
         return kwargs
