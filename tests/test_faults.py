@@ -6,6 +6,9 @@
   messages arrive once it is back; direct pushes raise EventPublishError, the event stored.
 - The PostgreSQL connection is lost in the middle of a group's transaction (the backend terminated, or the
   network cut by a proxy): nothing of the group is stored and the error names the server.
+- PostgreSQL's traffic goes into a black hole (a proxy stops forwarding, closing nothing): every call fails
+  within the adapter's timeout, a caller's cancellation returns at once, nothing of a group is stored, and the
+  adapter recovers once the network does; on a healthy network the server stops an abandoned statement too.
 
 Every test is bounded in time (timeouts on every wait, children joined with timeouts) and uses loopback only.
 KASTOR_LONG_FAULT_TESTS=1 runs the long variant of the kill test. See docs/faults.md.
@@ -264,7 +267,8 @@ async def test_kill_9_while_pushing_through_the_outbox_loses_no_stored_event(tmp
 
 class ControlledProxy:
     """A loopback TCP proxy to a server: `stop()` closes it (connections cut, new ones refused), `start()`
-    opens it again on the same port, `cut()` cuts the open connections only."""
+    opens it again on the same port, `cut()` cuts the open connections only, `black_hole()` stops
+    forwarding bytes until `release()`."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -272,6 +276,8 @@ class ControlledProxy:
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -283,11 +289,21 @@ class ControlledProxy:
             await self._server.wait_closed()
             self._server = None
         self.cut()
+        self.release()  # so that held pipes see their connections cut, and end
 
     def cut(self) -> None:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+    def black_hole(self) -> None:
+        """Stops forwarding bytes, both ways, and closes nothing: as a network that drops every packet,
+        without the reset a cut would send. New connections are accepted, and get nothing either."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        """Forwards again, what was held first (as TCP delivers what it retransmits once a network heals)."""
+        self._flowing.set()
 
     def url(self, url: str) -> str:
         """`url` with its host and port replaced by the proxy's."""
@@ -309,6 +325,7 @@ class ControlledProxy:
         async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 while data := await reader.read(65536):
+                    await self._flowing.wait()
                     writer.write(data)
                     await writer.drain()
             except (ConnectionError, OSError):
@@ -617,3 +634,319 @@ async def test_a_postgres_connection_lost_mid_group_stores_nothing_and_names_the
         f"{failed_after:.2f} s, rows stored: {rows_after_loss}; retried on the same adapter: {rows_after_retry} rows"
         f"\n  {type(raised.value.__cause__).__name__}: {message}"
     )
+
+
+# -- 4. PostgreSQL through a black hole: every call ends within its timeout ----------------------------------
+
+#: The adapter's timeout in the black-hole tests, and what a call may take beyond it (or beyond the
+#: caller's own deadline): generous, so that a loaded machine does not fail them, far below a hang.
+BLACK_HOLE_TIMEOUT = 2.0
+BLACK_HOLE_MARGIN = 3.0
+
+
+@dataclass
+class BlackHoledPostgres:
+    """An adapter that reaches PostgreSQL through a proxy the test black-holes, and a monitoring connection
+    that reaches it directly."""
+
+    url: str
+    schema: str
+    application: str
+    proxy: ControlledProxy
+    adapter: PostgresEventStorageAdapter
+    monitor: Any
+
+    @classmethod
+    async def open(cls, url: str, schema: str, **adapter_options: Any) -> "BlackHoledPostgres":
+        import psycopg
+
+        server = urlsplit(url)
+        proxy = ControlledProxy(server.hostname or "127.0.0.1", server.port or 5432)
+        await proxy.start()
+        application = unique_name("kastor_black_hole")
+        adapter = PostgresEventStorageAdapter(
+            with_application_name(proxy.url(url), application), schema=schema, **adapter_options
+        )
+        monitor = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        await asyncio.wait_for(adapter.create_schema(), GUARD)
+        await asyncio.wait_for(pokemons_store(adapter).push_event(appeared("pikachu")), GUARD)
+        return cls(url, schema, application, proxy, adapter, monitor)
+
+    async def close(self) -> None:
+        try:
+            self.proxy.release()
+            await asyncio.wait_for(self.adapter.close(), GUARD)
+            await self.monitor.close()
+        finally:
+            await self.proxy.stop()
+
+    async def rows(self) -> list[tuple[str, str, int]]:
+        cursor = await self.monitor.execute(
+            f'SELECT event_store_id, aggregate_id, version FROM "{self.schema}".kastor_events ORDER BY 1, 2, 3'
+        )
+        return [(store, aggregate_id, version) for store, aggregate_id, version in await cursor.fetchall()]
+
+    async def wait_until_the_adapters_backends_end(self) -> None:
+        """Once released, the server reads the end of the abandoned connections and ends their backends,
+        rolling back what they had not committed."""
+        deadline = time.monotonic() + GUARD
+        while True:
+            cursor = await self.monitor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state <> 'idle'",
+                (self.application,),
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0] == 0:
+                return
+            assert time.monotonic() < deadline, "the abandoned backends never ended"
+            await asyncio.sleep(0.05)
+
+
+def black_hole_calls(database: BlackHoledPostgres) -> dict[str, Any]:
+    pokemons = pokemons_store(database.adapter)
+    relay = OutboxRelay(database.adapter, [], MESSAGE_CODEC)
+    return {
+        "push_event": lambda: pokemons.push_event(leveled_up("pikachu", version=2)),
+        "get_events": lambda: pokemons.get_events("pikachu"),
+        "list_aggregate_ids": lambda: pokemons.list_aggregate_ids(),
+        "outbox relay": relay.relay_once,
+    }
+
+
+@pytest.mark.parametrize("call", ["push_event", "get_events", "list_aggregate_ids", "outbox relay"])
+async def test_a_postgres_call_through_a_black_hole_fails_within_its_timeout_naming_the_server(
+    postgres_schema: tuple[str, str],  # noqa: F811
+    call: str,
+) -> None:
+    database = await BlackHoledPostgres.open(*postgres_schema, timeout=BLACK_HOLE_TIMEOUT)
+    try:
+        database.proxy.black_hole()
+        started = time.monotonic()
+        with pytest.raises(EventStorageError) as raised:
+            await asyncio.wait_for(black_hole_calls(database)[call](), GUARD)
+        failed_after = time.monotonic() - started
+        # The abandoned connection went back to the pool closed: discarded, never lent again.
+        assert database.adapter._opened is not None
+        returned_closed = database.adapter._opened.pool.get_stats().get("returns_bad", 0)
+        database.proxy.release()
+        await database.wait_until_the_adapters_backends_end()
+        # The same adapter serves the next calls.
+        pokemons = pokemons_store(database.adapter)
+        events = await asyncio.wait_for(pokemons.get_events("pikachu"), GUARD)
+        rows = await database.rows()
+    finally:
+        await database.close()
+    message = str(raised.value)
+    assert failed_after < BLACK_HOLE_TIMEOUT + BLACK_HOLE_MARGIN
+    assert f"PostgreSQL at 127.0.0.1:{database.proxy.port} (database test)" in message
+    assert f"timed out after {BLACK_HOLE_TIMEOUT:g} s" in message
+    assert returned_closed == 1
+    # A write that timed out may or may not have been stored (it may reach the server once the network
+    # heals, as the docs say): whole either way.
+    assert [event.version for event in events] in ([1], [1, 2])
+    assert rows == [("pokemons", "pikachu", event.version) for event in events]
+    print(f"\n[postgres black hole, {call}] EventStorageError after {failed_after:.2f} s\n  {message}")
+
+
+async def test_a_postgres_group_black_holed_mid_transaction_fails_within_its_timeout_and_stores_nothing(
+    postgres_schema: tuple[str, str],  # noqa: F811
+) -> None:
+    database = await BlackHoledPostgres.open(*postgres_schema, timeout=BLACK_HOLE_TIMEOUT + 1)
+    schema = database.schema
+    pokemons, trainers = pokemons_store(database.adapter), trainers_store(database.adapter)
+
+    def group() -> list[Any]:
+        return [
+            pokemons.group_event(appeared("bulbasaur")),
+            trainers.group_event(registered("ash")),
+            pokemons.group_event(appeared("slowpoke")),  # the trigger sleeps here: two rows already written
+            pokemons.group_event(leveled_up("bulbasaur", version=2)),
+        ]
+
+    try:
+        await database.monitor.execute(
+            f"""CREATE FUNCTION "{schema}".slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.aggregate_id = 'slowpoke' THEN PERFORM pg_sleep(1); END IF;
+                RETURN NEW;
+            END $$"""
+        )
+        await database.monitor.execute(
+            f'CREATE TRIGGER slow_insert BEFORE INSERT ON "{schema}".kastor_events '
+            f'FOR EACH ROW EXECUTE FUNCTION "{schema}".slow_insert()'
+        )
+        started = time.monotonic()
+        pushing = asyncio.create_task(asyncio.wait_for(EventStore.push_event_group(*group()), GUARD))
+        deadline = time.monotonic() + GUARD
+        while True:
+            cursor = await database.monitor.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND wait_event = 'PgSleep'",
+                (database.application,),
+            )
+            if await cursor.fetchone() is not None:
+                break
+            assert not pushing.done(), f"the group ended before the black hole: {pushing!r}"
+            assert time.monotonic() < deadline, "the group's transaction never reached the sleeping trigger"
+            await asyncio.sleep(0.01)
+        database.proxy.black_hole()  # the answer to the third insert, and everything after, is held
+        with pytest.raises(EventStorageError) as raised:
+            await pushing
+        failed_after = time.monotonic() - started
+        database.proxy.release()
+        await database.wait_until_the_adapters_backends_end()
+        rows_after_black_hole = await database.rows()
+        await database.monitor.execute(f'DROP TRIGGER slow_insert ON "{schema}".kastor_events')
+        await asyncio.wait_for(EventStore.push_event_group(*group()), GUARD)  # the same adapter recovers
+        rows_after_retry = await database.rows()
+    finally:
+        await database.close()
+    assert failed_after < BLACK_HOLE_TIMEOUT + 1 + BLACK_HOLE_MARGIN
+    assert "timed out after 3 s" in str(raised.value) and f"127.0.0.1:{database.proxy.port}" in str(raised.value)
+    assert rows_after_black_hole == [("pokemons", "pikachu", 1)]  # nothing of the group
+    assert len(rows_after_retry) == 5
+    print(
+        f"\n[postgres black hole, mid-group] EventStorageError after {failed_after:.2f} s (timeout 3 s), "
+        f"rows of the group stored: 0; retried on the same adapter: 4 rows\n  {raised.value}"
+    )
+
+
+@pytest.mark.parametrize("call", ["push_event", "get_events"])
+async def test_a_caller_cancelling_a_black_holed_postgres_call_gets_control_back_at_once(
+    postgres_schema: tuple[str, str],  # noqa: F811
+    call: str,
+) -> None:
+    # The adapter's own timeout is the default (30 s): the caller's deadline comes first, and is honoured.
+    database = await BlackHoledPostgres.open(*postgres_schema)
+    try:
+        database.proxy.black_hole()
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(black_hole_calls(database)[call](), 1.0)
+        returned_after = time.monotonic() - started
+        database.proxy.release()
+        await database.wait_until_the_adapters_backends_end()
+        events = await asyncio.wait_for(pokemons_store(database.adapter).get_events("pikachu"), GUARD)
+    finally:
+        await database.close()
+    assert returned_after < 1.0 + BLACK_HOLE_MARGIN
+    assert [event.version for event in events] in ([1], [1, 2])
+    print(f"\n[postgres black hole, cancelled by the caller, {call}] control back after {returned_after:.2f} s")
+
+
+async def test_connecting_to_postgres_through_a_black_hole_fails_within_the_timeouts(
+    postgres_schema: tuple[str, str],  # noqa: F811
+) -> None:
+    url, schema = postgres_schema
+    server = urlsplit(url)
+    proxy = ControlledProxy(server.hostname or "127.0.0.1", server.port or 5432)
+    await proxy.start()
+    proxy.black_hole()  # the server accepts connections, and never answers them
+    try:
+        # The call's timeout bounds connecting too.
+        adapter = PostgresEventStorageAdapter(proxy.url(url), schema=schema, timeout=BLACK_HOLE_TIMEOUT)
+        started = time.monotonic()
+        with pytest.raises(EventStorageError) as timed_out:
+            await asyncio.wait_for(pokemons_store(adapter).get_events("pikachu"), GUARD)
+        timed_out_after = time.monotonic() - started
+        await asyncio.wait_for(adapter.close(), GUARD)
+        # And the connect timeout alone, shorter than the call's.
+        adapter = PostgresEventStorageAdapter(proxy.url(url), schema=schema, connect_timeout=2)
+        started = time.monotonic()
+        with pytest.raises(EventStorageError) as refused:
+            await asyncio.wait_for(pokemons_store(adapter).get_events("pikachu"), GUARD)
+        refused_after = time.monotonic() - started
+        await asyncio.wait_for(adapter.close(), GUARD)
+    finally:
+        await proxy.stop()
+    where = f"PostgreSQL at 127.0.0.1:{proxy.port} (database test)"
+    assert timed_out_after < BLACK_HOLE_TIMEOUT + BLACK_HOLE_MARGIN
+    assert f"{where}: get_events timed out after 2 s (the adapter's timeout) connecting" in str(timed_out.value)
+    assert refused_after < 2 + BLACK_HOLE_MARGIN
+    assert f"cannot connect to {where}: connection timeout expired" in str(refused.value)
+    print(
+        f"\n[postgres black hole, connecting] timeout=2: EventStorageError after {timed_out_after:.2f} s; "
+        f"connect_timeout=2: after {refused_after:.2f} s\n  {timed_out.value}\n  {refused.value}"
+    )
+
+
+async def test_a_given_postgres_connection_black_holed_is_closed_and_says_so_in_every_later_call(
+    postgres_schema: tuple[str, str],  # noqa: F811
+) -> None:
+    import psycopg
+
+    url, schema = postgres_schema
+    server = urlsplit(url)
+    proxy = ControlledProxy(server.hostname or "127.0.0.1", server.port or 5432)
+    await proxy.start()
+    connection = await psycopg.AsyncConnection.connect(proxy.url(url), autocommit=True)
+    try:
+        adapter = PostgresEventStorageAdapter(connection=connection, schema=schema, timeout=BLACK_HOLE_TIMEOUT)
+        pokemons = pokemons_store(adapter)
+        await asyncio.wait_for(adapter.create_schema(), GUARD)
+        proxy.black_hole()
+        started = time.monotonic()
+        with pytest.raises(EventStorageError, match="get_events timed out after 2 s"):
+            await asyncio.wait_for(pokemons.get_events("pikachu"), GUARD)
+        failed_after = time.monotonic() - started
+        proxy.release()
+        # Its state was unknown (a statement half answered): the adapter closed it, and cannot replace it.
+        assert connection.closed
+        with pytest.raises(EventStorageError, match="the connection is closed"):
+            await asyncio.wait_for(pokemons.get_events("pikachu"), GUARD)
+    finally:
+        await connection.close()
+        await proxy.stop()
+    assert failed_after < BLACK_HOLE_TIMEOUT + BLACK_HOLE_MARGIN
+
+
+async def test_a_postgres_statement_abandoned_on_a_healthy_network_ends_on_the_server_too(
+    postgres_schema: tuple[str, str],  # noqa: F811
+) -> None:
+    import psycopg
+
+    url, schema = postgres_schema
+    application = unique_name("kastor_abandoned")
+    adapter = PostgresEventStorageAdapter(with_application_name(url, application), schema=schema, timeout=1)
+    monitor = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    pokemons, trainers = pokemons_store(adapter), trainers_store(adapter)
+    try:
+        await asyncio.wait_for(adapter.create_schema(), GUARD)
+        await monitor.execute(
+            f"""CREATE FUNCTION "{schema}".slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.aggregate_id = 'slowpoke' THEN PERFORM pg_sleep(30); END IF;
+                RETURN NEW;
+            END $$"""
+        )
+        await monitor.execute(
+            f'CREATE TRIGGER slow_insert BEFORE INSERT ON "{schema}".kastor_events '
+            f'FOR EACH ROW EXECUTE FUNCTION "{schema}".slow_insert()'
+        )
+        with pytest.raises(EventStorageError, match="push_events timed out after 1 s"):
+            await asyncio.wait_for(
+                EventStore.push_event_group(
+                    trainers.group_event(registered("ash")), pokemons.group_event(appeared("slowpoke"))
+                ),
+                GUARD,
+            )
+        abandoned = time.monotonic()
+        # The adapter sent no cancel request (it would wait for it through a black hole), but closed the
+        # connection: the server finds its client gone while the statement runs (its
+        # client_connection_check_interval), stops it and rolls the group back, releasing its locks.
+        while True:
+            cursor = await monitor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state = 'active'",
+                (application,),
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0] == 0:
+                break
+            assert time.monotonic() - abandoned < 10, "the abandoned statement still runs on the server"
+            await asyncio.sleep(0.05)
+        ended_after = time.monotonic() - abandoned
+        cursor = await monitor.execute(f'SELECT count(*) FROM "{schema}".kastor_events')
+        assert await cursor.fetchone() == (0,)
+    finally:
+        await adapter.close()
+        await monitor.close()
+    print(f"\n[postgres, abandoned statement] the server stopped it {ended_after:.2f} s after the timeout")

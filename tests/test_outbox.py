@@ -5,7 +5,7 @@ particular to PostgreSQL (its table), and what needs no storage: the wiring erro
 import functools
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from pokedex import (  # noqa: E402
     OutboxBackoff,
     OutboxRelay,
     OutboxStorage,
+    PokemonAppearedPayload,
     PokemonNotificationsQueue,
     PostgresEventStorageAdapter,
     SQLiteEventStorageAdapter,
@@ -164,7 +165,7 @@ def test_the_postgres_outbox_table_and_its_pending_index(postgres_schema_fixture
         ("event_store_id", "text", "NO"),
         ("aggregate_id", "text", "NO"),
         ("version", "integer", "NO"),
-        ("body", "jsonb", "NO"),
+        ("body", "json", "NO"),
         ("done", "boolean", "NO"),
         ("attempts", "integer", "NO"),
         ("claimed_by", "text", "YES"),
@@ -176,6 +177,46 @@ def test_the_postgres_outbox_table_and_its_pending_index(postgres_schema_fixture
         url, f"SELECT indexdef FROM pg_indexes WHERE schemaname = '{schema}' AND indexname = 'kastor_outbox_pending'"
     )
     assert "(message_channel_id, event_store_id, aggregate_id, version) WHERE (NOT done)" in definition
+
+
+@pytest.mark.service
+async def test_the_postgres_outbox_keeps_a_body_exactly_and_a_legacy_jsonb_body_refuses_what_jsonb_would_change(
+    postgres_schema_fixture: tuple[str, str],
+) -> None:
+    url, schema = postgres_schema_fixture
+    execute(url, schema_sql(schema))
+    outbox_table = f'"{schema}"."{OUTBOX_TABLE}"'
+    payload = PokemonAppearedPayload(name="Mew", level=5, pokemon_type="psychic", zeta=1e20, sign=-0.0, alpha=1)
+    mew = appeared("mew").model_copy(update={"payload": payload})
+    async with PostgresEventStorageAdapter(url, schema=schema) as adapter:
+        store = pokemons_store(adapter)
+        connected = ConnectedEventStore(
+            store, AppMessageBus(RecordingSink("app_message_bus")), delivery="outbox", message_codec=MESSAGE_CODEC
+        )
+        await connected.push_event(mew)
+        [pending] = await adapter.claim_outbox_messages(
+            relay_id="r", limit=10, lease=timedelta(seconds=30), now=datetime.now(UTC)
+        )
+        # The body is the codec's text as it is (json, not jsonb): its numbers and key order kept.
+        assert pending.message.body == MESSAGE_CODEC.to_json(MESSAGE_CODEC.from_json(pending.message.body)).decode()
+        assert '"zeta":1e+20,"sign":-0.0,"alpha":1' in pending.message.body
+
+    # A body column left jsonb by an earlier version refuses a message it would change, event and all.
+    execute(url, f"ALTER TABLE {outbox_table} ALTER COLUMN body TYPE jsonb")
+    async with PostgresEventStorageAdapter(url, schema=schema) as adapter:
+        store = pokemons_store(adapter)
+        connected = ConnectedEventStore(
+            store, AppMessageBus(RecordingSink("app_message_bus")), delivery="outbox", message_codec=MESSAGE_CODEC
+        )
+        with pytest.raises(EventStorageError) as refused:
+            await connected.push_event(appeared("mew").model_copy(update={"aggregate_id": "mew-2", "payload": payload}))
+        message = str(refused.value)
+        assert "cannot store the outbox message of pokemons/mew-2 v1 for app_message_bus" in message
+        assert "1e+20, which jsonb would give back as an integer" in message
+        assert f"ALTER TABLE {outbox_table} ALTER COLUMN body TYPE json" in message
+        assert await store.get_events("mew-2") == []  # one transaction: the event is not stored either
+        await connected.push_event(appeared("pikachu"))  # a message jsonb keeps as it is stays welcome
+        assert await adapter.count_pending_outbox_messages() == 2  # mew (claimed, not done) and pikachu
 
 
 @pytest.mark.service

@@ -5,7 +5,9 @@ concurrent reader sees it."""
 
 import asyncio
 import functools
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -33,15 +35,26 @@ from .support import EXAMPLES  # noqa: E402
 
 # isort: split
 from pokedex import (  # noqa: E402
+    POKEMONS_EVENT_CODEC,
     EventAlreadyExistsError,
     EventDecodeError,
     EventsQuery,
     EventStorageAdapter,
     EventStorageError,
     EventStore,
+    InvalidEventError,
+    PokemonAppearedPayload,
     PostgresEventStorageAdapter,
 )
-from pokedex.runtime.postgres_storage import CONNECT_TIMEOUT_SECONDS, SCHEMA_SQL, TABLE, schema_sql  # noqa: E402
+from pokedex.runtime.postgres_storage import (  # noqa: E402
+    CONNECT_TIMEOUT_SECONDS,
+    KEEPALIVES,
+    SCHEMA_SQL,
+    TABLE,
+    TIMEOUT_SECONDS,
+    _client_check_options,
+    schema_sql,
+)
 
 pytestmark = pytest.mark.service
 
@@ -148,8 +161,8 @@ async def test_create_schema_makes_schema_table_and_index_and_is_idempotent(data
         ("version", "integer", "NO"),
         ("type", "text", "NO"),
         ("timestamp", "timestamp with time zone", "NO"),
-        ("payload", "jsonb", "YES"),
-        ("metadata", "jsonb", "YES"),
+        ("payload", "json", "YES"),
+        ("metadata", "json", "YES"),
     ]
     key = execute(
         url,
@@ -202,6 +215,35 @@ async def test_an_unreachable_server_is_a_storage_error_naming_host_and_port_at_
     # A connect timeout bounds the wait for a silent host; one given in the conninfo is kept.
     assert PostgresEventStorageAdapter("host=db")._connect_kwargs()["connect_timeout"] == CONNECT_TIMEOUT_SECONDS
     assert "connect_timeout" not in PostgresEventStorageAdapter("host=db connect_timeout=2")._connect_kwargs()
+
+
+def test_the_timeouts_are_checked_and_reach_the_connections_the_adapter_makes() -> None:
+    assert PostgresEventStorageAdapter("host=db").timeout == TIMEOUT_SECONDS == 30
+    kwargs = PostgresEventStorageAdapter("host=db connect_timeout=7", timeout=5, connect_timeout=2.5)._connect_kwargs()
+    # The adapter's connect timeout wins over the conninfo's (libpq counts whole seconds); unacknowledged data
+    # kills a connection after the call's timeout, and keepalives find a silent server gone.
+    assert kwargs["connect_timeout"] == 3
+    assert kwargs["tcp_user_timeout"] == 5000
+    assert PostgresEventStorageAdapter("host=db", timeout=1e12)._connect_kwargs()["tcp_user_timeout"] == 2**31 - 1
+    assert {key: kwargs[key] for key in KEEPALIVES} == KEEPALIVES
+    # What the conninfo sets is kept.
+    assert "keepalives_idle" not in PostgresEventStorageAdapter("host=db keepalives_idle=5")._connect_kwargs()
+    assert "tcp_user_timeout" not in PostgresEventStorageAdapter("host=db tcp_user_timeout=1")._connect_kwargs()
+    # The server checks that the adapter is still there while it runs a statement (PostgreSQL 14 and later),
+    # the options of the conninfo or PGOPTIONS kept.
+    check = "-c client_connection_check_interval=1000"
+    assert _client_check_options("host=db", 150000) == {"options": check}
+    assert _client_check_options("host=db options='-c work_mem=8MB'", 140000) == {"options": f"-c work_mem=8MB {check}"}
+    assert _client_check_options("host=db", 130000) == {}
+    assert _client_check_options("options='-c client_connection_check_interval=5000'", 150000) == {}
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("PGOPTIONS", "-c search_path=app")
+        assert _client_check_options("host=db", 150000) == {"options": f"-c search_path=app {check}"}
+    for bad in (0, -1, float("nan"), float("inf"), True, "5"):
+        with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
+            PostgresEventStorageAdapter("host=db", timeout=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="connect_timeout must be a positive number of seconds"):
+            PostgresEventStorageAdapter("host=db", connect_timeout=bad)  # type: ignore[arg-type]
 
 
 async def test_a_given_connection_serves_one_call_at_a_time_and_stays_open(with_table: tuple[str, str]) -> None:
@@ -423,17 +465,21 @@ async def test_a_bad_row_is_a_decode_error_naming_it(with_table: tuple[str, str]
     assert (bad.value.event_store_id, bad.value.aggregate_id, bad.value.version) == ("pokemons", "missingno", 1)
 
 
-async def test_what_postgresql_cannot_store_is_a_storage_error_naming_the_event(with_table: tuple[str, str]) -> None:
+async def test_a_nul_character_is_refused_in_an_id_before_postgresql_and_kept_in_a_payload(
+    with_table: tuple[str, str],
+) -> None:
     url, schema = with_table
     async with PostgresEventStorageAdapter(url, schema=schema) as adapter:
         pokemons = pokemons_store(adapter)
-        # (An aggregate id holding NUL never gets this far: every adapter refuses it, see the conformance suite.)
-        with pytest.raises(EventStorageError, match=r"cannot store pokemons/jsonb v1") as nul_in_jsonb:
+        # PostgreSQL's text cannot hold NUL: every adapter refuses such an id alike, before storage.
+        with pytest.raises(InvalidEventError, match="NUL"):
             await EventStore.push_event_group(
-                pokemons.group_event(appeared("fine")), pokemons.group_event(appeared("jsonb", name="nul\x00"))
+                pokemons.group_event(appeared("fine")), pokemons.group_event(appeared("nul\x00"))
             )
-        assert isinstance(nul_in_jsonb.value.__cause__, psycopg.DataError)
         assert (await pokemons.list_aggregate_ids()).aggregate_ids == []
+        # A JSON string holds it (escaped as \u0000): json columns keep the text, and it comes back.
+        nul_in_json = (await pokemons.push_event(appeared("json", name="nul\x00"))).event
+        assert await pokemons.get_events("json") == [nul_in_json]
 
 
 @pytest.mark.parametrize("session_zone", ["Asia/Tokyo", "America/Anchorage"])
@@ -540,3 +586,109 @@ async def test_drop_schema_removes_the_schema_and_refuses_public() -> None:
             await pokemons_store(adapter).get_events("pikachu-1")
     with pytest.raises(ValueError, match="public"):
         await PostgresEventStorageAdapter(url).drop_schema()
+
+
+# -- stored JSON comes back exactly as pushed (issue 15, R8) ----------------------------------------------
+
+#: Free-form values (undeclared properties, which payload models keep) that jsonb would change: floats in
+#: exponent form read back as integers, -0.0 loses its sign, object keys come back sorted, plus edges that
+#: must survive as they are (the smallest subnormal, the largest float, integers past 64 bits).
+FREE_FORM: dict[str, Any] = {
+    "zeta": 1e20,
+    "largest": 1e308,
+    "max_float": 1.7976931348623157e308,
+    "negative_zero": -0.0,
+    "subnormal": 5e-324,
+    "one": 1.0,
+    "small": 1.5e-7,
+    "big_int": 2**70,
+    "negative_big_int": -(10**40),
+    "nested": {"z": 1, "a": [1e21, -0.0, {"y": 2, "b": 3}], "m": 2.5e16},
+    "alpha": "first key in jsonb's order, last here",
+}
+
+
+def free_form_appeared(aggregate_id: str) -> Any:
+    payload = PokemonAppearedPayload(name="Mew", level=5, pokemon_type="psychic", **FREE_FORM)
+    return appeared(aggregate_id).model_copy(update={"payload": payload})
+
+
+def stored_columns(url: str, schema: str, aggregate_id: str) -> tuple[Any, ...]:
+    [row] = execute(
+        url,
+        f'SELECT payload::text, metadata::text FROM "{schema}".{TABLE} WHERE aggregate_id = %s',
+        (aggregate_id,),
+    )
+    return row
+
+
+async def test_payloads_come_back_exactly_as_pushed_numbers_and_key_order_included(
+    database: tuple[str, str],
+) -> None:
+    url, schema = database
+    async with PostgresEventStorageAdapter(url, schema=schema) as adapter:
+        await adapter.create_schema()
+        pokemons = pokemons_store(adapter)
+        pushed = (await pokemons.push_event(free_form_appeared("mew"))).event
+        [read] = await pokemons.get_events("mew")
+    assert POKEMONS_EVENT_CODEC.to_json(read) == POKEMONS_EVENT_CODEC.to_json(pushed)
+    extras = read.payload.model_extra or {}
+    assert list(extras) == list(FREE_FORM)
+    for name, value in FREE_FORM.items():
+        assert type(extras[name]) is type(value), name
+        assert repr(extras[name]) == repr(value), name  # -0.0 and 0.0 are equal, but not alike
+    assert list(extras["nested"]) == ["z", "a", "m"]
+    # The column holds the codec's text, byte for byte.
+    payload_text, _ = stored_columns(url, schema, "mew")
+    assert payload_text == json.dumps(
+        POKEMONS_EVENT_CODEC.to_dict(pushed)["payload"], separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def legacy_schema_sql(schema: str) -> str:
+    """The tables as Kastor created them before it stored JSON as json: jsonb columns."""
+    return re.sub(r"\bJSON\b", "JSONB", schema_sql(schema))
+
+
+async def test_a_legacy_jsonb_table_refuses_what_jsonb_would_change_until_migrated_to_json(
+    database: tuple[str, str],
+) -> None:
+    url, schema = database
+    execute(url, legacy_schema_sql(schema))
+    table = f'"{schema}"."{TABLE}"'
+    async with PostgresEventStorageAdapter(url, schema=schema) as adapter:
+        pokemons, trainers = pokemons_store(adapter), trainers_store(adapter)
+        # Refused before anything is written, naming the value, its path, the column and the migration.
+        with pytest.raises(EventStorageError) as refused:
+            await EventStore.push_event_group(
+                trainers.group_event(registered("ash")), pokemons.group_event(free_form_appeared("mew"))
+            )
+        message = str(refused.value)
+        assert "PostgreSQL at 127.0.0.1:5432 (database test): cannot store pokemons/mew v1" in message
+        assert "its payload.zeta is 1e+20, which jsonb would give back as an integer" in message
+        assert f"ALTER TABLE {table} ALTER COLUMN payload TYPE json" in message
+        for path, value, becomes in [
+            ("payload.nested.a[1]", {"nested": {"a": [1.5, -0.0]}}, "-0.0, which jsonb would give back as 0.0"),
+            ("payload.largest", {"largest": 1e308}, "1e+308, which jsonb would give back as an integer"),
+            ("payload.a[0].b", {"a": [{"b": 2.5e16}]}, "2.5e+16, which jsonb would give back as an integer"),
+        ]:
+            payload = PokemonAppearedPayload(name="Mew", level=5, pokemon_type="psychic", **value)
+            with pytest.raises(EventStorageError, match=re.escape(f"its {path} is {becomes}")):
+                await pokemons.push_event(appeared("mew").model_copy(update={"payload": payload}))
+        assert execute(url, f"SELECT count(*) FROM {table}") == [(0,)]
+        # What jsonb gives back as it was pushed is stored: other floats, integers of any size.
+        kept = {"one": 1.0, "small": 1.5e-7, "subnormal": 5e-324, "big_int": 2**70, "zero": 0.0}
+        payload = PokemonAppearedPayload(name="Mew", level=5, pokemon_type="psychic", **kept)
+        pushed = (await pokemons.push_event(appeared("kept").model_copy(update={"payload": payload}))).event
+        [read] = await pokemons.get_events("kept")
+        assert {name: repr(value) for name, value in (read.payload.model_extra or {}).items()} == {
+            name: repr(value) for name, value in kept.items()
+        }
+        assert read == pushed
+
+        # The documented migration: the same adapter then stores it exactly.
+        execute(url, f"ALTER TABLE {table} ALTER COLUMN payload TYPE json, ALTER COLUMN metadata TYPE json")
+        pushed = (await pokemons.push_event(free_form_appeared("mew"))).event
+        [read] = await pokemons.get_events("mew")
+        assert POKEMONS_EVENT_CODEC.to_json(read) == POKEMONS_EVENT_CODEC.to_json(pushed)
+        assert len(await pokemons.get_events("kept")) == 1  # migrated rows read as before

@@ -37,7 +37,8 @@ class EventLimits:
       whole event: its payload, its metadata and the rest).
     - `max_read_bytes`: the size of JSON read back: a stored event, or a message body. Larger than
       `max_event_bytes`, because a storage may spell out an event more loosely than the codec wrote it
-      (PostgreSQL's jsonb adds spaces) and a state-carrying message holds an aggregate too.
+      (a PostgreSQL jsonb column of an earlier version adds spaces) and a state-carrying message holds
+      an aggregate too.
     - `max_depth`: how deeply arrays and objects nest in an event, the event's own object being level 1
       (so its payload is level 2). A message body wraps its event, so it may nest one level more.
     """

@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import importlib
 import json
+import math
 import os
 import re
 import select
+import socket
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -63,8 +65,10 @@ CREATE TABLE IF NOT EXISTS "{schema}"."kastor_events" (
     version INTEGER NOT NULL CHECK (version >= 1),
     type TEXT NOT NULL,
     timestamp TIMESTAMPTZ NOT NULL,
-    payload JSONB,
-    metadata JSONB,
+    -- JSON, not JSONB: it keeps the codec's text as it is (JSONB would read 1e20 back as an integer, -0.0
+    -- as 0.0, and sort object keys), so that a stored event comes back exactly as it was pushed.
+    payload JSON,
+    metadata JSON,
     PRIMARY KEY (event_store_id, aggregate_id, version)
 );
 
@@ -80,7 +84,7 @@ CREATE TABLE IF NOT EXISTS "{schema}"."kastor_outbox" (
     event_store_id TEXT COLLATE "C" NOT NULL,
     aggregate_id TEXT COLLATE "C" NOT NULL,
     version INTEGER NOT NULL CHECK (version >= 1),
-    body JSONB NOT NULL,
+    body JSON NOT NULL,
     done BOOLEAN NOT NULL DEFAULT FALSE,
     attempts INTEGER NOT NULL DEFAULT 0,
     claimed_by TEXT,
@@ -95,8 +99,27 @@ CREATE INDEX IF NOT EXISTS "kastor_outbox_pending"
     WHERE NOT done;
 """
 
-#: Seconds to wait for the server when the connection string sets no `connect_timeout`.
+#: Seconds to wait for the server when neither the adapter's `connect_timeout` nor the connection string
+#: nor PGCONNECT_TIMEOUT sets a connect timeout.
 CONNECT_TIMEOUT_SECONDS = 10
+
+#: Seconds a call may take by default (the adapter's `timeout`): waiting for a connection, connecting and
+#: its statements, all together.
+TIMEOUT_SECONDS = 30.0
+
+#: Seconds an abandoned call is given to end once its connection is shut down (it ends at once: every wait
+#: on a shut-down socket fails), twice at most.
+ABANDON_GRACE_SECONDS = 1.0
+
+#: Milliseconds between the server's checks, while it runs a statement of the adapter's own connections,
+#: that the adapter is still there (PostgreSQL 14 and later). A call that timed out or was cancelled closes
+#: its connection without a cancel request (which a black hole would hold): the server finds the
+#: connection closed at its next check, and stops the statement, rolling back and releasing its locks.
+CLIENT_CONNECTION_CHECK_MILLISECONDS = 1000
+
+#: TCP keepalives of the connections the adapter makes: an idle connection whose server vanished without
+#: a word (a cut network, a host gone) is found dead within about a minute and replaced before it is lent.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 _INSTALL_HINT = "install psycopg[binary] and psycopg-pool (pip install 'psycopg[binary]' psycopg-pool)"
 
@@ -136,6 +159,8 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         connection: Any = None,
         min_size: int = 1,
         max_size: int = 10,
+        timeout: float = TIMEOUT_SECONDS,
+        connect_timeout: float | None = None,
     ) -> None:
         if sum(given is not None for given in (conninfo, pool, connection)) > 1:
             raise ValueError("give one of conninfo, pool and connection, not several")
@@ -144,6 +169,10 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                 f"need 0 <= min_size <= max_size and max_size >= 1, got {min_size} and {max_size}"
             )
         self.schema = _checked_schema(schema)
+        self.timeout = _checked_seconds("timeout", timeout)
+        self.connect_timeout = (
+            None if connect_timeout is None else _checked_seconds("connect_timeout", connect_timeout)
+        )
         self.conninfo = conninfo
         self.min_size = min_size
         self.max_size = max_size
@@ -158,9 +187,10 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         self._upsert = _insert_sql(self._table, force=True)
         self._insert_outbox = (
             f"INSERT INTO {self._outbox_table} (message_channel_id, event_store_id, aggregate_id, version, body) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb)"
+            "VALUES (%s, %s, %s, %s, %s::json)"
         )
         self._claim = _claim_sql(self._outbox_table)
+        self._known_jsonb_columns: frozenset[tuple[str, str]] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresEventStorageAdapter({self._where()!r}, schema={self.schema!r})"
@@ -195,7 +225,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                         continue  # CREATE SCHEMA needs a privilege that using an existing one does not
                     await connection.execute(statement)
 
-        await self._run(work)
+        await self._run(work, operation="create_schema")
 
     async def drop_schema(self) -> None:
         """Drops the adapter's schema with everything in it (its events too): for tests and demos. Refuses
@@ -206,7 +236,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         async def work(connection: Any) -> None:
             await connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
-        await self._run(work)
+        await self._run(work, operation="drop_schema")
 
     async def push_events(
         self, events: Sequence[tuple[StorageContext[Any], Event]], *, force: bool = False
@@ -258,6 +288,13 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             )
 
         async def work(connection: Any) -> None:
+            jsonb_columns = await self._jsonb_columns(connection)
+            if jsonb_columns and self._jsonb_refusal(jsonb_columns, events, rows, outbox) is not None:
+                # Look again: the columns may have been migrated to json since they were looked up.
+                jsonb_columns = await self._jsonb_columns(connection, look_again=True)
+                refusal = self._jsonb_refusal(jsonb_columns, events, rows, outbox)
+                if refusal is not None:
+                    raise refusal
             if len(rows) == 1 and not outbox_rows and connection.autocommit:
                 # One statement is a transaction of its own: no BEGIN and COMMIT to wait for.
                 await write(connection, *events[0], rows[0])
@@ -274,7 +311,58 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                             f"{self._where()}: cannot store outbox messages: {error}"
                         ) from error
 
-        await self._run(work, table=self._outbox_table if outbox_rows else self._table)
+        table = self._outbox_table if outbox_rows else self._table
+        await self._run(work, operation="push_events", table=table)
+
+    async def _jsonb_columns(
+        self, connection: Any, *, look_again: bool = False
+    ) -> frozenset[tuple[str, str]]:
+        """The (table, column) pairs of JSON columns that are still `jsonb`, as tables created before
+        Kastor stored JSON as `json` have them (looked up on the adapter's first push, then remembered)."""
+        if self._known_jsonb_columns is not None and not look_again:
+            return self._known_jsonb_columns
+        rows = await _fetch_all(connection, _COLUMN_TYPES_SQL, [self._table, self._outbox_table])
+        found = frozenset((table, column) for table, column, _ in rows)
+        jsonb = frozenset((table, column) for table, column, type_name in rows if type_name == "jsonb")
+        if (TABLE, "payload") in found:  # a missing table is reported by the push itself: look again then
+            self._known_jsonb_columns = jsonb
+        return jsonb
+
+    def _jsonb_refusal(
+        self,
+        jsonb_columns: frozenset[tuple[str, str]],
+        events: Sequence[tuple[StorageContext[Any], Event]],
+        rows: Sequence[dict[str, Any]],
+        outbox: Sequence[OutboxMessage],
+    ) -> EventStorageError | None:
+        """The error to raise, before anything is written, for a value that a `jsonb` column would give back
+        otherwise than it was pushed (a stored event is exactly the event that was pushed), or None."""
+        for (context, event), row in zip(events, rows, strict=True):
+            for column in ("payload", "metadata"):
+                if (TABLE, column) in jsonb_columns and row[column] is not None:
+                    changed = _what_jsonb_would_change(row[column], column)
+                    if changed is not None:
+                        what = f"{context.event_store_id}/{event.aggregate_id} v{event.version}"
+                        return self._jsonb_error(what, TABLE, column, changed)
+        if (OUTBOX_TABLE, "body") in jsonb_columns:
+            for message in outbox:
+                changed = _what_jsonb_would_change(message.body, "body")
+                if changed is not None:
+                    what = (
+                        f"the outbox message of {message.event_store_id}/{message.aggregate_id} "
+                        f"v{message.version} for {message.message_channel_id}"
+                    )
+                    return self._jsonb_error(what, OUTBOX_TABLE, "body", changed)
+        return None
+
+    def _jsonb_error(self, what: str, table: str, column: str, changed: str) -> EventStorageError:
+        qualified = f'"{self.schema}"."{table}"'
+        return EventStorageError(
+            f"{self._where()}: cannot store {what}: {changed}, and the column {column} of {qualified} is "
+            f"jsonb, made by an earlier version of Kastor, which would not give it back as it was pushed; "
+            f"migrate the column to json (ALTER TABLE {qualified} ALTER COLUMN {column} TYPE json, see "
+            "docs/postgres.md), which keeps the JSON text as it is"
+        )
 
     # -- outbox --------------------------------------------------------------------------------------
 
@@ -291,7 +379,7 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                 rows: list[Any] = await cursor.fetchall()
             return rows
 
-        rows = await self._run(work, table=self._outbox_table)
+        rows = await self._run(work, operation="claim_outbox_messages", table=self._outbox_table)
         return [
             PendingOutboxMessage(
                 message_id, OutboxMessage(channel_id, event_store_id, aggregate_id, version, body), attempts
@@ -304,7 +392,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         since its lease ended: it is then that relay's)."""
         sql = f"UPDATE {self._outbox_table} SET done = TRUE WHERE id = %s AND claimed_by = %s AND NOT done"
         await self._run(
-            lambda connection: _execute(connection, sql, [message_id, relay_id]), table=self._outbox_table
+            lambda connection: _execute(connection, sql, [message_id, relay_id]),
+            operation="complete_outbox_message",
+            table=self._outbox_table,
         )
 
     async def fail_outbox_message(
@@ -316,11 +406,19 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             "claimed_by = NULL, claimed_until = NULL WHERE id = %s AND claimed_by = %s AND NOT done"
         )
         parameters = [retry_at, error, message_id, relay_id]
-        await self._run(lambda connection: _execute(connection, sql, parameters), table=self._outbox_table)
+        await self._run(
+            lambda connection: _execute(connection, sql, parameters),
+            operation="fail_outbox_message",
+            table=self._outbox_table,
+        )
 
     async def count_pending_outbox_messages(self) -> int:
         sql = f"SELECT count(*) FROM {self._outbox_table} WHERE NOT done"
-        rows = await self._run(lambda connection: _fetch_all(connection, sql, []), table=self._outbox_table)
+        rows = await self._run(
+            lambda connection: _fetch_all(connection, sql, []),
+            operation="count_pending_outbox_messages",
+            table=self._outbox_table,
+        )
         count: int = rows[0][0]
         return count
 
@@ -335,7 +433,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         refinements, refinement_parameters = events_query_sql(query, "%s")
         sql += refinements
         parameters = [context.event_store_id, aggregate_id, *refinement_parameters]
-        rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
+        rows = await self._run(
+            lambda connection: _fetch_all(connection, sql, parameters), operation="get_events"
+        )
         quoted_id = json.dumps(aggregate_id)
         return [
             context.codec.from_json(
@@ -365,7 +465,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         refinements, refinement_parameters = aggregate_ids_query_sql(query, "%s", lambda timestamp: timestamp)
         sql += refinements
         parameters = [context.event_store_id, *refinement_parameters]
-        rows = await self._run(lambda connection: _fetch_all(connection, sql, parameters))
+        rows = await self._run(
+            lambda connection: _fetch_all(connection, sql, parameters), operation="list_aggregate_ids"
+        )
         return [
             AggregateIdEntry(aggregate_id, _timestamp(context, aggregate_id, 1, timestamp))
             for aggregate_id, timestamp in rows
@@ -373,13 +475,43 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
 
     # -- connections ---------------------------------------------------------------------------------
 
-    async def _run(self, work: Callable[[Any], Awaitable[ResultT]], *, table: str | None = None) -> ResultT:
-        """Runs `work` with a connection; the driver's errors become EventStorageError (naming `table`, the
-        events table by default, when a table is missing)."""
+    async def _run(
+        self, work: Callable[[Any], Awaitable[ResultT]], *, operation: str, table: str | None = None
+    ) -> ResultT:
+        """Runs `work` with a connection, within the adapter's `timeout`; the driver's errors become
+        EventStorageError (naming `table`, the events table by default, when a table is missing).
+
+        The call runs as a task of its own, which this one waits for: when the time is up or the caller
+        cancels, the call's connection is shut down under it (every read or write on it then fails at once)
+        instead of being cancelled. Cancelling psycopg in a statement sends the server a cancel request and
+        waits for its answer, which a network that drops every packet would hold for seconds; and a
+        connection interrupted mid-statement is in no state to serve again anyway: it is closed, and a
+        pool replaces it."""
+        call = _Call()
+        running = asyncio.ensure_future(self._run_now(work, call, table))
+        try:
+            await asyncio.wait((running,), timeout=self.timeout)
+        except asyncio.CancelledError:
+            await _abandon(running, call)
+            raise
+        if not running.done():
+            await _abandon(running, call)
+            if not running.done() or running.cancelled() or running.exception() is not None:
+                cause = None if not running.done() or running.cancelled() else running.exception()
+                closed = "; its connection was closed" if call.connected else ""
+                raise EventStorageError(
+                    f"{self._where()}: {operation} timed out after {self.timeout:g} s (the adapter's timeout) "
+                    f"{call.stage}{closed}"
+                ) from cause
+        return running.result()
+
+    async def _run_now(
+        self, work: Callable[[Any], Awaitable[ResultT]], call: "_Call", table: str | None
+    ) -> ResultT:
         psycopg = _psycopg()
         errors = psycopg.errors
         try:
-            async with self._connection() as connection:
+            async with self._connection(call) as connection:
                 result = await work(connection)
         except (errors.UndefinedTable, errors.InvalidSchemaName) as error:
             raise EventStorageError(
@@ -397,13 +529,19 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         return result
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncGenerator[Any, None]:
+    async def _connection(self, call: "_Call") -> AsyncGenerator[Any, None]:
         if self._given_connection is not None:
-            async with self._connection_lock.get():
+            call.stage = "waiting for the given connection (another call was using it)"
+            async with self._connection_lock.get(), call.using(self._given_connection):
                 yield self._given_connection
             return
-        pool = self._given_pool if self._given_pool is not None else await self._own_pool()
-        async with pool.connection() as connection:
+        if self._given_pool is not None:
+            pool = self._given_pool
+        else:
+            call.stage = "connecting"
+            pool = await self._own_pool()
+        call.stage = "waiting for a connection of the pool (none was free, and no new one was made)"
+        async with pool.connection() as connection, call.using(connection):
             yield connection
 
     async def _own_pool(self) -> Any:
@@ -432,7 +570,9 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
             probe = await psycopg.AsyncConnection.connect(conninfo, **kwargs)
         except psycopg.Error as error:
             raise EventStorageError(f"cannot connect to {self._where()}: {error}") from error
+        server_version: int = probe.info.server_version
         await probe.close()
+        kwargs.update(_client_check_options(conninfo, server_version))
         connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
         async def track(connection: Any) -> None:
@@ -451,9 +591,11 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         try:
             # Its first connections made before the first call: none is still being made when a short
             # asyncio.run ends (connecting is what a pool's task cannot be cancelled in cleanly).
-            await pool.open(wait=True, timeout=float(CONNECT_TIMEOUT_SECONDS))
+            await pool.open(wait=True, timeout=self.connect_timeout or float(CONNECT_TIMEOUT_SECONDS))
         except BaseException:
-            await pool.close()
+            # Waiting only briefly for its workers: one may be connecting through a network that drops
+            # everything (the call timed out or was cancelled), and ends on its own at its connect timeout.
+            await pool.close(timeout=0.1)
             raise
         opened = _OpenedPool(pool, loop, connections)
         opened.keeper = loop.create_task(self._keep(opened), name="kastor-postgres-pool-keeper")
@@ -485,11 +627,23 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
                 await connection.close()
 
     def _connect_kwargs(self) -> dict[str, Any]:
+        """The arguments of the connections the adapter makes: autocommit, a connect timeout, and TCP
+        settings that make the kernel drop a connection whose server is gone without a word, each unless
+        the conninfo sets it."""
         kwargs: dict[str, Any] = {"autocommit": True}
-        if "connect_timeout" not in _conninfo_params(self.conninfo or "") and not os.environ.get(
-            "PGCONNECT_TIMEOUT"
-        ):
+        given = _conninfo_params(self.conninfo or "")
+        if self.connect_timeout is not None:
+            # libpq counts whole seconds (psycopg at least 2); the call's timeout bounds it more finely.
+            kwargs["connect_timeout"] = max(1, math.ceil(self.connect_timeout))
+        elif "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
             kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        tcp_settings = {
+            **KEEPALIVES,
+            # Data the server has not acknowledged within the timeout: the connection is dead. (libpq
+            # takes milliseconds as a 32-bit integer.)
+            "tcp_user_timeout": min(math.ceil(self.timeout * 1000), 2**31 - 1),
+        }
+        kwargs.update({key: value for key, value in tcp_settings.items() if key not in given})
         return kwargs
 
     async def _connect_error(self) -> BaseException | None:
@@ -530,6 +684,89 @@ class PostgresEventStorageAdapter(EventStorageAdapter):
         except Exception:
             return "PostgreSQL"
         return f"PostgreSQL at {host}:{port} (database {dbname})"
+
+
+class _Call:
+    """One call of the adapter to the server: what it is doing (for the timeout's message), and the
+    connection it is using, which `_abandon` shuts down."""
+
+    def __init__(self) -> None:
+        self.stage = "before it began"
+        self.connection: Any = None
+        self.connected = False  # whether it got a connection
+        self.abandoned = False
+
+    @asynccontextmanager
+    async def using(self, connection: Any) -> AsyncGenerator[None, None]:
+        self.stage = "waiting for the server (it did not answer)"
+        self.connection = connection
+        self.connected = True
+        try:
+            yield
+        finally:
+            self.connection = None
+            if self.abandoned:
+                # Its state is unknown (a statement may be half sent or half answered): never used again.
+                # Closed, a pool discards it and makes another.
+                await connection.close()
+
+
+async def _abandon(running: "asyncio.Future[Any]", call: _Call) -> None:
+    """Ends a call that ran out of time or whose caller cancelled it, without waiting for the server."""
+    call.abandoned = True
+    try:
+        await _end_abandoned(running, call)
+    finally:
+        if not running.done():  # it ends later, on its own (its socket is shut down)
+            running.add_done_callback(_ignore_outcome)
+
+
+async def _end_abandoned(running: "asyncio.Future[Any]", call: _Call) -> None:
+    """Shuts the call's connection down, or cancels the call while it has none, and waits for it to end:
+    at once, or after one more cancellation (within 2 x ABANDON_GRACE_SECONDS in any case)."""
+    for _ in range(2):
+        if call.connection is not None:
+            _shut_down(call.connection)
+        else:
+            # Waiting for a connection or a lock, or connecting: safe to cancel, nothing is on the wire.
+            running.cancel()
+        done, _ = await asyncio.wait((running,), timeout=ABANDON_GRACE_SECONDS)
+        if done:
+            if not running.cancelled():
+                running.exception()  # retrieved: the caller gets the timeout or its cancellation instead
+            return
+        # Still running: psycopg was interrupted as it began a statement, and sends a cancel request that
+        # may wait for seconds. Interrupted again, it closes the connection and ends.
+        running.cancel()
+
+
+def _ignore_outcome(running: "asyncio.Future[Any]") -> None:
+    if not running.cancelled():
+        running.exception()
+
+
+def _shut_down(connection: Any) -> None:
+    """Ends the connection's TCP stream both ways at once, without a word to the server: every wait of the
+    driver on it fails now (reading gives end of file) instead of waiting for an answer that may never
+    come. The file descriptor stays the driver's (a duplicate is shut down), so that its event loop
+    registrations stay valid until it closes the connection."""
+    try:
+        descriptor = connection.fileno()
+    except Exception:
+        return  # already closed
+    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(descriptor)) as duplicate:
+        duplicate.shutdown(socket.SHUT_RDWR)
+
+
+def _checked_seconds(name: str, value: object) -> float:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 class _OpenedPool:
@@ -600,6 +837,18 @@ def _kwargs_of(pool: Any) -> dict[str, Any]:
     return dict(cast("dict[str, Any]", kwargs)) if isinstance(kwargs, dict) else {}
 
 
+def _client_check_options(conninfo: str, server_version: int) -> dict[str, str]:
+    """The `options` that make a server of version 14 or later check, while it runs a statement, that its
+    client is still connected (kept with the options of the conninfo or PGOPTIONS, which a given `options`
+    would replace); none when the server is older, or the options already set the check."""
+    given = _conninfo_params(conninfo)
+    options = given["options"] if "options" in given else os.environ.get("PGOPTIONS", "")
+    if server_version < 140000 or "client_connection_check_interval" in options:
+        return {}
+    check = f"-c client_connection_check_interval={CLIENT_CONNECTION_CHECK_MILLISECONDS}"
+    return {"options": f"{options} {check}".strip()}
+
+
 def _conninfo_params(conninfo: str) -> dict[str, str]:
     params: dict[str, Any] = importlib.import_module("psycopg.conninfo").conninfo_to_dict(conninfo)
     return {key: str(value) for key, value in params.items() if value is not None}
@@ -623,7 +872,7 @@ def _insert_sql(table: str, *, force: bool) -> str:
 ), written AS (
     INSERT INTO {table} (event_store_id, aggregate_id, version, type, timestamp, payload, metadata)
     SELECT %(event_store_id)s, %(aggregate_id)s, %(version)s, %(type)s, %(timestamp)s,
-        %(payload)s::jsonb, %(metadata)s::jsonb
+        %(payload)s::json, %(metadata)s::json
     FROM previous WHERE found
     ON CONFLICT (event_store_id, aggregate_id, version) {on_conflict}
     RETURNING 1
@@ -651,6 +900,42 @@ def _json_or_none(fields: dict[str, Any], name: str) -> str | None:
     if name not in fields:
         return None
     return json.dumps(fields[name], separators=(",", ":"), ensure_ascii=False)
+
+
+#: The types of the JSON columns of the events and outbox tables (named by their qualified names; a missing
+#: table has no rows).
+_COLUMN_TYPES_SQL = """SELECT class.relname, attribute.attname, format_type(attribute.atttypid, NULL)
+FROM pg_attribute AS attribute JOIN pg_class AS class ON class.oid = attribute.attrelid
+WHERE attribute.attrelid IN (to_regclass(%s), to_regclass(%s))
+    AND attribute.attname IN ('payload', 'metadata', 'body') AND NOT attribute.attisdropped"""
+
+
+def _what_jsonb_would_change(text: str, column: str) -> str | None:
+    """What of the JSON `text` (to be stored in `column`) jsonb would give back otherwise, or None.
+
+    jsonb stores numbers as decimals, written back without exponent and without the sign of a zero: a float
+    in exponent form with a positive exponent (1e+20, as Python writes 1e20) reads back as an integer, -0.0
+    as 0.0; other floats (1.5, 1e-07, 5e-324) read back as the same float, and integers as they are. Keys of
+    objects come back in jsonb's order (the event is equal, its undeclared properties ordered otherwise);
+    duplicate keys, which the codec never writes, would be merged.
+    """
+    pending: list[tuple[str, Any]] = [(column, json.loads(text))]
+    while pending:  # in document order, without recursion
+        path, value = pending.pop()
+        if isinstance(value, float):
+            if value == 0.0 and math.copysign(1.0, value) < 0:
+                return f"its {path} is -0.0, which jsonb would give back as 0.0"
+            if "e+" in repr(value):
+                return f"its {path} is {value!r}, which jsonb would give back as an integer"
+        elif isinstance(value, dict):
+            items = cast("dict[str, Any]", value).items()
+            pending.extend((f"{path}.{key}", item) for key, item in reversed(list(items)))
+        elif isinstance(value, list):
+            elements = cast("list[object]", value)
+            pending.extend(
+                (f"{path}[{index}]", element) for index, element in reversed(list(enumerate(elements)))
+            )
+    return None
 
 
 def _claim_sql(table: str) -> str:
