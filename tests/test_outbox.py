@@ -394,3 +394,32 @@ async def test_a_consumer_behind_a_redelivering_relay_handles_each_event_once() 
     assert await relay.relay_once() == 1
     assert len(handled) == 1
     assert deduplicator.duplicates == 1
+
+
+async def test_a_sqlite_outbox_body_that_is_not_utf8_fails_alone_and_the_others_are_published(tmp_path: Path) -> None:
+    """Python's sqlite3 fails a whole read on one text that is not UTF-8: such a body (written by other
+    means) must not jam every relay. It is refused for itself, retried with backoff and its error kept."""
+    adapter = SQLiteEventStorageAdapter(tmp_path / "outbox.sqlite3")
+    sink = RecordingSink("q")
+    connected = ConnectedEventStore(
+        pokemons_store(adapter), PokemonNotificationsQueue(sink), delivery="outbox", message_codec=MESSAGE_CODEC
+    )
+    await connected.push_event(appeared("pikachu-1"))
+    await connected.push_event(appeared("eevee"))
+    with sqlite3.connect(tmp_path / "outbox.sqlite3") as connection:
+        connection.execute(
+            "UPDATE kastor_outbox SET body = REPLACE(body, 'pikachu', CAST(x'ff' AS TEXT)) "
+            "WHERE aggregate_id = 'pikachu-1'"
+        )
+    connection.close()
+    relay = OutboxRelay(adapter, [PokemonNotificationsQueue(sink)], MESSAGE_CODEC)
+    assert await relay.relay_once() == 1
+    assert [received.event.aggregate_id for _, received in sink.log] == ["eevee"]
+    with sqlite3.connect(tmp_path / "outbox.sqlite3") as connection:
+        [(done, attempts, last_error)] = connection.execute(
+            "SELECT done, attempts, last_error FROM kastor_outbox WHERE aggregate_id = 'pikachu-1'"
+        ).fetchall()
+    connection.close()
+    assert (done, attempts) == (0, 1)
+    assert "MessageDecodeError" in last_error and "lone surrogate" in last_error
+    await adapter.close()

@@ -380,7 +380,11 @@ def _claim(
 ) -> list[PendingOutboxMessage]:
     connection.execute("BEGIN IMMEDIATE")
     try:
-        rows = connection.execute(
+        # A body that is not valid UTF-8 (written by other means) must not fail every claim: it is read with
+        # its undecodable bytes escaped (lone surrogates), which the relay's codec refuses for that message
+        # alone, so it is retried with backoff and its error recorded while the others are published.
+        rows = _fetch_all(
+            connection,
             f"""SELECT id, message_channel_id, event_store_id, aggregate_id, version, body, attempts
             FROM {OUTBOX_TABLE} AS pending
             WHERE done = 0
@@ -396,7 +400,8 @@ def _claim(
               )
             ORDER BY id LIMIT ?""",
             (now, now, limit),
-        ).fetchall()
+            _escaped_text,
+        )
         connection.executemany(
             f"UPDATE {OUTBOX_TABLE} SET claimed_by = ?, claimed_until = ? WHERE id = ?",
             [(relay_id, lease_until, row[0]) for row in rows],
@@ -430,17 +435,27 @@ def _lenient_text(data: bytes) -> str | _InvalidText:
         return _InvalidText(data)
 
 
-def _fetch_all(connection: sqlite3.Connection, sql: str, parameters: Sequence[Any]) -> list[Any]:
+def _escaped_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _fetch_all(
+    connection: sqlite3.Connection,
+    sql: str,
+    parameters: Sequence[Any],
+    lenient_text: Callable[[bytes], object] = _lenient_text,
+) -> list[Any]:
     """The rows of a read. sqlite3 fails the whole fetch on one text value that is not valid UTF-8, without
-    saying which row holds it: the rows are then read again, such values kept as `_InvalidText`, so that
-    the row at fault is reported with its store, aggregate and version. The normal path pays nothing."""
+    saying which row holds it: the rows are then read again, such values read by `lenient_text` (by
+    default kept as `_InvalidText`, so that the row at fault is reported with its store, aggregate and
+    version). The normal path pays nothing."""
     try:
         return connection.execute(sql, parameters).fetchall()
     except sqlite3.OperationalError as error:
         if not str(error).startswith("Could not decode to UTF-8"):  # sqlite3's words for it
             raise
     # Work on the connection runs one piece at a time (see _Worker): no other read sees the factory changed.
-    connection.text_factory = _lenient_text
+    connection.text_factory = lenient_text
     try:
         return connection.execute(sql, parameters).fetchall()
     finally:
