@@ -609,7 +609,7 @@ def sqlite_values(draw: st.DrawFn, column: str) -> tuple[str, tuple[Any, ...]]:
     if kind == "bad utf-8":
         return f"CAST(x'{draw(st.sampled_from(['7b22ff', 'ff', 'c3', '7b7d80']))}' AS TEXT)", ()
     if kind == "text":
-        text = draw(hostile_texts).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        text = draw(hostile_texts).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         return "?", (text,)
     typed = {
         "version": st.integers(-2, 6),
