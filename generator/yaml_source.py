@@ -1,6 +1,7 @@
 """Loads YAML spec files into plain data while remembering where every key and value stands."""
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ MAX_DEPTH = 100
 #: More values than any spec needs: YAML aliases of aliases (a "billion laughs") expand exponentially.
 MAX_VALUES = 1_000_000
 
+#: How much of a scalar's text a message quotes.
+_SHOWN_TEXT = 40
+
 _KEY_KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "null": "null", "timestamp": "a date"}
 
 
@@ -100,9 +104,24 @@ class _NodeConverter:
         if node.tag in _JSON_SCALAR_TAGS:
             if node.tag == _BOOLEAN_TAG:
                 self.source_map.boolean_words[json_path] = node.value
-            return self.scalars.construct_object(node, deep=True)
+            return self.scalar(node)
         # Dates, binary and the like have no JSON form: keep their text, as JSON Schema would see it.
         return node.value
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        """The value of a JSON-typed scalar. A tag can claim a type its text does not have (`!!float object`,
+        `!!int ''`), and an integer can have more digits than Python converts: said, never raised."""
+        try:
+            return self.scalars.construct_object(node, deep=True)
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError) as error:
+            tag = node.tag.rsplit(":", 1)[-1]
+            if "digits" in str(error):
+                message = f"the integer has more than {sys.get_int_max_str_digits()} digits: quote it to mean the text"
+            else:
+                kind = _KEY_KINDS.get(tag, "a value")
+                message = f"{_shown_text(node.value)} cannot be read as {kind}, as its tag !!{tag} says"
+            self.diagnostics.append(Diagnostic(self.position(node.start_mark), message))
+            return None
 
     def check_text(self, node: yaml.ScalarNode) -> None:
         """A lone surrogate (from an escape such as "\\ud800") is not Unicode: no file could hold it."""
@@ -141,6 +160,11 @@ class _NodeConverter:
             self.source_map.keys[key_path] = _line_column(key_node.start_mark)
             result[key] = self.convert(value_node, key_path, active)
         return result
+
+
+def _shown_text(text: str) -> str:
+    """Scalar text as a message quotes it: cut short, so that a long value does not flood the line."""
+    return repr(text if len(text) <= _SHOWN_TEXT else text[:_SHOWN_TEXT] + "…")
 
 
 def _line_column(mark: yaml.Mark) -> LineColumn:
