@@ -288,6 +288,11 @@ class _PackageChecker:
             )
         elif naming.shadows_python(name):
             self.error(document.value("package"), f"package name '{name}' is a Python keyword or builtin")
+        elif (shadowed := naming.shadowed_module(name)) is not None:
+            self.error(
+                document.value("package"),
+                f"package name '{name}' would shadow {shadowed}: choose another name",
+            )
         elif len(name) > MAX_PACKAGE_NAME:
             # It names a directory, beside which the writer stages `.<name>.kastor-new`: file names stop at 255.
             self.error(document.value("package"), f"package name is too long: at most {MAX_PACKAGE_NAME} characters")
