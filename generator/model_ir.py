@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from .ir import PackageModel, docstring_text
 from .schemas import NamedSchema, is_model_schema
 from .spec_model import DEFINITION_REF_PREFIX
+from .unions import needs_union_import, union_of
 
 #: Names `models.py` imports or defines beside the models: a field named like one would hide it from the
 #: annotations after it in the class body, so such fields get a trailing underscore.
@@ -142,7 +143,7 @@ def _field(
     if field_arguments:
         markers.append(f"Field({', '.join(field_arguments)})")
         annotations.imports.pydantic.add("Field")
-    annotation = " | ".join(members)
+    annotation = annotations.union(members)
     if markers:
         annotations.imports.typing.add("Annotated")
         annotations.imports.runtime.update(marker for marker in markers if not marker.startswith("Field("))
@@ -165,7 +166,12 @@ class _Annotations:
         self.referenced: set[str] = set()
 
     def of(self, schema: Any) -> str:
-        return " | ".join(self.members(schema))
+        return self.union(self.members(schema))
+
+    def union(self, members: list[str]) -> str:
+        if needs_union_import(members):
+            self.imports.typing.add("Union")
+        return union_of(members)
 
     def members(self, schema: Any, *, constrained: bool = True) -> list[str]:
         """The members of the union that the schema's values are, without repetition, None last; with their
