@@ -501,7 +501,7 @@ def _build_store(
     for event_type in sorted(store.events):
         event = store.events[event_type]
         class_name = naming.pascal_from_snake(event_type)
-        event_owner = f"event '{event_type}'"
+        event_owner = f"event '{event_type}' of {owner}"
         table.claim(class_name, event_owner, document.key(*base, "events", event_type))
         payload_class = None
         if event.payload is not None:
