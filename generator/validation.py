@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 from . import naming
 from .all_of import typed_view
 from .diagnostics import Diagnostic, SourcePosition
-from .schema_values import value_problems
+from .schema_values import declared_types, default_type_problem, value_problems
 from .spec_model import (
     DEFINITION_REF_PREFIX,
     AggregateSpec,
@@ -497,6 +497,13 @@ class _PackageChecker:
                     )
             for problem in value_problems(sub_schema, sub_path, source_map.boolean_words):
                 self.error(source_map.value(problem.json_path), problem.message)
+            if sub_schema.default is not None and not declared_types(sub_schema):
+                types = self.value_types(_dumped(sub_schema), frozenset())
+                problem = default_type_problem(
+                    sub_schema.default, sorted(types or ()), (*sub_path, "default"), source_map.boolean_words
+                )
+                if types is not None and problem is not None:
+                    self.error(source_map.value(problem.json_path), problem.message)
             if self.default_holds_model(sub_schema, sub_schema.default, frozenset()):
                 self.error(
                     source_map.value((*sub_path, "default")),
@@ -575,6 +582,36 @@ class _PackageChecker:
         if isinstance(members, list) and members:
             return all(self.describes_objects(member, refs_seen) for member in members)
         return False
+
+    def value_types(self, schema: Any, refs_seen: frozenset[str]) -> set[str] | None:
+        """The JSON types of the values a schema allows, through its `allOf`, `$ref`, `anyOf` and `oneOf`;
+        None when it leaves them open (no type, an enum or const, a reference into a cycle...)."""
+        if not isinstance(schema, dict):
+            return None
+        view = typed_view(schema, self.definition_dicts)
+        types = view.get("type")
+        if isinstance(types, str):
+            return {types}
+        if isinstance(types, list):
+            return set(types) or None
+        if "enum" in view or "const" in view:
+            return None
+        ref = view.get("$ref")
+        if isinstance(ref, str):
+            target = ref.removeprefix(DEFINITION_REF_PREFIX)
+            if not ref.startswith(DEFINITION_REF_PREFIX) or target in refs_seen or target not in self.definitions:
+                return None
+            return self.value_types(self.definition_dicts[target], refs_seen | {target})
+        members = view.get("anyOf") or view.get("oneOf")
+        if not isinstance(members, list) or not members:
+            return None
+        allowed: set[str] = set()
+        for member in members:
+            member_types = self.value_types(member, refs_seen)
+            if member_types is None:
+                return None
+            allowed |= member_types
+        return allowed
 
     def default_holds_model(self, schema: JsonSchema, value: Any, refs_seen: frozenset[str]) -> bool:
         """Whether `value` puts a JSON object where `schema` becomes a generated model class.
