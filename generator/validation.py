@@ -499,11 +499,11 @@ class _PackageChecker:
                 self.error(source_map.value(problem.json_path), problem.message)
             if sub_schema.default is not None and not declared_types(sub_schema):
                 types = self.value_types(_dumped(sub_schema), frozenset())
-                problem = default_type_problem(
+                mismatch = default_type_problem(
                     sub_schema.default, sorted(types or ()), (*sub_path, "default"), source_map.boolean_words
                 )
-                if types is not None and problem is not None:
-                    self.error(source_map.value(problem.json_path), problem.message)
+                if types is not None and mismatch is not None:
+                    self.error(source_map.value(mismatch.json_path), mismatch.message)
             if self.default_holds_model(sub_schema, sub_schema.default, frozenset()):
                 self.error(
                     source_map.value((*sub_path, "default")),
