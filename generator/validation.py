@@ -488,6 +488,11 @@ class _PackageChecker:
                         f"$ref '{sub_schema.ref}' names no definition{self.hint(target, self.definitions)}",
                     )
             self.check_constraints(source_map, sub_schema, sub_path)
+            for key in _null_keywords(sub_schema):
+                self.error(
+                    source_map.key((*sub_path, key)),
+                    f"'{key}' is empty (null), which JSON Schema does not allow: give it a value or remove it",
+                )
             for key in sub_schema.model_extra or {}:
                 misspelt = _misspelt_keyword(key)
                 if misspelt is not None:
@@ -667,6 +672,25 @@ def _walk_schema(schema: JsonSchema | bool, json_path: JsonPath) -> Iterator[tup
     for combinator, members in (("anyOf", schema.anyOf), ("oneOf", schema.oneOf), ("allOf", schema.allOf)):
         for index, member in enumerate(members or ()):
             yield from _walk_schema(member, (*json_path, combinator, index))
+
+
+#: Keywords whose value must be a schema, schemas, a list or a type name: `properties:` left empty (YAML reads
+#: null) is a mistake to point at, not "no properties".
+_NOT_NULL_KEYWORDS = frozenset(
+    {"$ref", "type", "enum", "required", "properties", "patternProperties", "additionalProperties"}
+    | {"propertyNames", "dependencies", "items", "additionalItems", "contains", "anyOf", "oneOf", "allOf"}
+    | {"not", "if", "then", "else"}
+)
+
+
+def _null_keywords(schema: JsonSchema) -> list[str]:
+    """The keywords of `_NOT_NULL_KEYWORDS` that the spec wrote with a null value, as it spelt them."""
+    keys = []
+    for name in sorted(schema.model_fields_set):
+        key = JsonSchema.model_fields[name].alias or name
+        if key in _NOT_NULL_KEYWORDS and getattr(schema, name) is None:
+            keys.append(key)
+    return keys
 
 
 #: Every keyword of JSON Schema's drafts 7 to 2020-12: an unknown key close to one is likely misspelt.
