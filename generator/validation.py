@@ -686,7 +686,7 @@ _NOT_NULL_KEYWORDS = frozenset(
 def _null_keywords(schema: JsonSchema) -> list[str]:
     """The keywords of `_NOT_NULL_KEYWORDS` that the spec wrote with a null value, as it spelt them."""
     keys = []
-    for name in sorted(schema.model_fields_set):
+    for name in sorted(schema.model_fields_set & set(JsonSchema.model_fields)):  # extra keys are anyone's
         key = JsonSchema.model_fields[name].alias or name
         if key in _NOT_NULL_KEYWORDS and getattr(schema, name) is None:
             keys.append(key)
