@@ -607,7 +607,12 @@ def check_outcome(spec: Path, out: Path, code: int, stdout: str, stderr: str) ->
             compile_package(package)
         return
     assert not out.exists(), "nothing may be written on exit 2"
-    *diagnostics, summary = stderr.splitlines()
+    check_located_problems(spec, stderr)
+
+
+def check_located_problems(spec: Path, stderr: str) -> None:
+    """`stderr` of an exit 2 on bad specs: one `path:line:col: message` line per problem, then the summary."""
+    *diagnostics, summary = stderr.splitlines() or [""]
     match = _SUMMARY.match(summary)
     assert match, stderr
     warnings = int(match["warnings"] or 0)
