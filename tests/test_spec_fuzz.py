@@ -292,7 +292,7 @@ def test_fuzzed_specs_exit_0_or_2_with_located_problems_and_no_hang(
             f"slowest call {slowest[0]:.2f}s ({slowest[1]}: {', '.join(slowest[2].case.mutations)})"
         )
     assert not list(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists(), "a YAML tag ran code"
-    assert not failures, (
-        "\n\n".join(f"{outcome.case!r}\n--- problems ---\n" + "\n".join(problems) for outcome, problems in failures[:3])
-        + f"\n\n({len(failures)} failing cases in all)"
-    )
+    reports = [f"{outcome.case!r}\n--- problems ---\n" + "\n".join(problems) for outcome, problems in failures]
+    every = tmp_path / "failures.txt"
+    every.write_text("\n\n".join(reports), encoding="utf-8")
+    assert not failures, "\n\n".join(reports[:3]) + f"\n\n({len(failures)} failing cases in all, every one in {every})"
