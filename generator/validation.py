@@ -78,6 +78,10 @@ class PackageSpec:
     documents: list[SpecDocument] = field(default_factory=list)
 
 
+#: Problems listed per file (structure) and per package (the rest): past them (a list of 50,000 wrong items, say), describing each would
+#: take longer than reading it, and nobody reads the 50,000 lines. The count of the others is told.
+MAX_LISTED_PROBLEMS = 1_000
+
 #: How many times a malformed document is trimmed of what is wrong to read the rest (each time a value goes).
 _MAX_REPAIRS = 20
 
@@ -140,25 +144,34 @@ def _structure_diagnostics(error: ValidationError, loaded: LoadedFile) -> list[D
     grouped: dict[JsonPath, list[ErrorDetails]] = {}
     for detail in error.errors():
         grouped.setdefault(_data_path(loaded.data, detail), []).append(detail)
-    # Of a union's failed branches, the one that got deepest into the data says what is wrong.
-    deepest = [path for path in grouped if not any(other[: len(path)] == path != other for other in grouped)]
+    # Of a union's failed branches, the one that got deepest into the data says what is wrong. (Linear in the
+    # errors: a list of 50,000 wrong items gives 50,000 of them.)
+    above = {path[:length] for path in grouped for length in range(len(path))}
+    deepest = [path for path in grouped if path not in above]
+    unknown_keys: dict[JsonPath, list[str]] = {}
+    for path in deepest:
+        if path and any(detail["type"] == "extra_forbidden" for detail in grouped[path]):
+            unknown_keys.setdefault(path[:-1], []).append(str(path[-1]))
     diagnostics = []
-    for json_path in deepest:
+    for index, json_path in enumerate(deepest):
+        if len(diagnostics) == MAX_LISTED_PROBLEMS:
+            # Counted as they would be listed, but for the misspelling test (a missing key beside any unknown one).
+            rest = sum(
+                not (grouped[path][0]["type"] == "missing" and path[:-1] in unknown_keys) for path in deepest[index:]
+            )
+            message = f"and {rest:,} more structural problems: only the first {MAX_LISTED_PROBLEMS:,} are listed"
+            diagnostics.append(Diagnostic(loaded.source_map.value(json_path), message))
+            break
         details = grouped[json_path]
         chosen = next((d for d in details if d["type"] not in _UNION_ONLY_ERRORS), details[0])
-        if chosen["type"] == "missing" and _misspelt(json_path, deepest, grouped):
+        if chosen["type"] == "missing" and _misspelt(json_path, unknown_keys.get(json_path[:-1], [])):
             continue  # the unknown key that is its misspelling says it better
         diagnostics.append(_describe(chosen, json_path, loaded.source_map))
     return diagnostics
 
 
-def _misspelt(missing: JsonPath, paths: list[JsonPath], grouped: dict[JsonPath, list[ErrorDetails]]) -> bool:
-    siblings = [
-        str(path[-1])
-        for path in paths
-        if path[:-1] == missing[:-1] and any(d["type"] == "extra_forbidden" for d in grouped[path])
-    ]
-    return bool(difflib.get_close_matches(str(missing[-1]), siblings, n=1))
+def _misspelt(missing: JsonPath, unknown_siblings: list[str]) -> bool:
+    return bool(difflib.get_close_matches(str(missing[-1]), unknown_siblings, n=1))
 
 
 def allowed_keys(json_path: JsonPath) -> list[str]:
@@ -250,6 +263,9 @@ class _PackageChecker:
         self.stores: dict[str, tuple[SpecDocument, EventStoreSpec]] = {}
         self.channels: dict[str, tuple[SpecDocument, ChannelSpec]] = {}
         self.definitions: dict[str, tuple[SpecDocument, JsonSchema]] = {}
+        self.errors_listed = 0
+        #: Where the errors past `MAX_LISTED_PROBLEMS` stand: counted, not listed.
+        self.unlisted: list[SourcePosition] = []
 
     @functools.cached_property
     def definition_dicts(self) -> dict[str, dict[str, Any]]:
@@ -263,7 +279,16 @@ class _PackageChecker:
         self.diagnostics.append(Diagnostic(position, message, warning=True))
 
     def error(self, position: SourcePosition, message: str) -> None:
-        self.diagnostics.append(Diagnostic(position, message))
+        if self.errors_listed < MAX_LISTED_PROBLEMS:
+            self.errors_listed += 1
+            self.diagnostics.append(Diagnostic(position, message))
+        else:
+            self.unlisted.append(position)
+
+    @property
+    def full(self) -> bool:
+        """Whether errors are only counted now: nothing need be spent on their messages (hints above all)."""
+        return self.errors_listed >= MAX_LISTED_PROBLEMS
 
     def run(self) -> None:
         for document in self.package.documents:
@@ -278,6 +303,9 @@ class _PackageChecker:
         if not any(not diagnostic.warning for diagnostic in self.diagnostics):
             for document, schema, json_path in self.compile_checks:
                 self.check_compiles(document, schema, json_path)
+        if self.unlisted:
+            message = f"and {len(self.unlisted):,} more problems: only the first {MAX_LISTED_PROBLEMS:,} are listed"
+            self.diagnostics.append(Diagnostic(min(self.unlisted), message))
 
     def check_package_name(self, document: SpecDocument) -> None:
         name = document.spec.package
@@ -645,8 +673,9 @@ class _PackageChecker:
             self.default_holds_model(member, value, refs_seen) for member in members if isinstance(member, JsonSchema)
         )
 
-    @staticmethod
-    def hint(name: str, known: dict[str, Any]) -> str:
+    def hint(self, name: str, known: dict[str, Any]) -> str:
+        if self.full:
+            return ""
         close = difflib.get_close_matches(name, list(known), n=1)
         return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -69,3 +69,29 @@ def test_a_spec_of_more_values_than_the_limit_is_a_located_error(tmp_path: Path)
 
     assert result.code == 2
     assert f"the spec holds more than {MAX_VALUES:,} values once its YAML aliases are expanded" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("items", "rest"),
+    [
+        ("0", "and 49,000 more structural problems: only the first 1,000 are listed"),  # each not a mapping
+        ("{stor: s, chanel: c}", "and 99,000 more structural problems: only the first 1,000 are listed"),
+        ("{store: nope, channel: nope}", "and 99,000 more problems: only the first 1,000 are listed"),
+    ],
+)
+def test_thousands_of_problems_list_the_first_thousand_and_count_the_rest(
+    tmp_path: Path, items: str, rest: str
+) -> None:
+    """The fuzz harness's 50,000 wrong connections took minutes (every problem compared with every other)."""
+    spec = tmp_path / "spec.yaml"
+    connections = ", ".join([items] * 50_000)
+    spec.write_text(alias_bomb(2, 1) + f"connections: [{connections}]\n", encoding="utf-8")
+
+    started = time.perf_counter()
+    result = run_cli("validate", str(spec), cwd=tmp_path)
+
+    assert time.perf_counter() - started < 8
+    assert result.code == 2
+    *problems, summary = result.stderr.splitlines()
+    assert summary == "kastor: 1001 problems found; nothing was written"
+    assert sum(line.endswith(rest) for line in problems) == 1, problems[-3:]
