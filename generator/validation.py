@@ -78,8 +78,9 @@ class PackageSpec:
     documents: list[SpecDocument] = field(default_factory=list)
 
 
-#: Problems listed per file (structure) and per package (the rest): past them (a list of 50,000 wrong items, say), describing each would
-#: take longer than reading it, and nobody reads the 50,000 lines. The count of the others is told.
+#: Problems listed per file (structure) and per package (the rest). Past them (a list of 50,000 wrong items,
+#: say), describing each would take longer than reading the spec, and nobody reads 50,000 lines: the others
+#: are counted.
 MAX_LISTED_PROBLEMS = 1_000
 
 #: How many times a malformed document is trimmed of what is wrong to read the rest (each time a value goes).
@@ -152,7 +153,7 @@ def _structure_diagnostics(error: ValidationError, loaded: LoadedFile) -> list[D
     for path in deepest:
         if path and any(detail["type"] == "extra_forbidden" for detail in grouped[path]):
             unknown_keys.setdefault(path[:-1], []).append(str(path[-1]))
-    diagnostics = []
+    diagnostics: list[Diagnostic] = []
     for index, json_path in enumerate(deepest):
         if len(diagnostics) == MAX_LISTED_PROBLEMS:
             # Counted as they would be listed, but for the misspelling test (a missing key beside any unknown one).
