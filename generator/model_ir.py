@@ -111,8 +111,12 @@ def _class_model(named: NamedSchema, base: str, annotations: "_Annotations", mod
     properties: dict[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or ())
     python_names = field_names(list(properties), hidden=model_names)
+    # A boolean property schema is typed as any JSON value: `true` allows any, and under `false` the runtime's
+    # schema check refuses the property whenever it is present.
     fields = tuple(
-        _field(python_names[name], name, sub_schema, name in required, annotations)
+        _field(
+            python_names[name], name, sub_schema if isinstance(sub_schema, dict) else {}, name in required, annotations
+        )
         for name, sub_schema in properties.items()
     )
     additional = schema.get("additionalProperties")
