@@ -487,7 +487,7 @@ class _PackageChecker:
             message = f"the runtime cannot check this schema: {error}"
             hint = next((hint for keyword, hint in _INSTEAD.items() if keyword in str(error)), "")
             self.error(document.file.source_map.value(json_path), f"{message}{hint}")
-        except (ValueError, ArithmeticError, RecursionError) as error:  # hostile values: said, never raised
+        except (ValueError, ArithmeticError, RecursionError, LookupError, TypeError) as error:  # said, never raised
             self.error(document.file.source_map.value(json_path), f"the runtime cannot check this schema: {error}")
 
     def check_object_schema(self, document: SpecDocument, schema: JsonSchema, json_path: JsonPath, label: str) -> None:
@@ -577,6 +577,8 @@ class _PackageChecker:
             size = getattr(schema, key)
             if size is not None and size > MAX_SIZE:
                 self.error(source_map.value((*json_path, key)), f"'{key}' is too large: at most {MAX_SIZE}")
+        if schema.type == []:
+            self.error(source_map.value((*json_path, "type")), "'type' lists no type: name at least one, or remove it")
         types = [schema.type] if isinstance(schema.type, str) else schema.type or []
         integer_only = "integer" in types and "number" not in types
         for key in _NUMBER_KEYWORDS:
