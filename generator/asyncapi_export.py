@@ -287,13 +287,15 @@ def _component_schemas(model: PackageModel, texts: SpecTexts) -> JsonObject:
     return schemas
 
 
-def wire_schema(schema: JsonObject) -> JsonObject:
+def wire_schema(schema: Any) -> Any:
     """A spec schema as the JSON that its generated model writes.
 
     `$ref`s point into components/schemas. A property that is not required is a field defaulting to None
     in the generated model, and pydantic writes every field, so such a property may be null on the wire.
     Only schema keywords are walked: `default`, `const`, `enum` and `examples` hold data, kept as they are.
     """
+    if not isinstance(schema, dict):
+        return schema  # a boolean schema (`true`: any value, `false`: none), written as it is
     required = set(schema.get("required", ()))
     result: JsonObject = {}
     for key, value in schema.items():
@@ -313,8 +315,10 @@ def wire_schema(schema: JsonObject) -> JsonObject:
     return result
 
 
-def _nullable(schema: JsonObject) -> JsonObject:
-    kind = schema.get("type")
+def _nullable(schema: Any) -> Any:
+    if schema is True:
+        return schema
+    kind = schema.get("type") if isinstance(schema, dict) else None
     if kind == "null" or (isinstance(kind, list) and "null" in kind):
         return schema
     return {"anyOf": [schema, {"type": "null"}]}

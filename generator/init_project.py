@@ -8,7 +8,6 @@ import argparse
 import json
 import re
 import shlex
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,6 @@ SCHEMA_FILE = "kastor.schema.json"
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 HOOK_ID = "kastor-check"
 _HOOK_BY_HAND = "add the kastor check hook by hand (docs/project-setup.md); nothing was written"
-
-#: Top-level modules a generated package must not shadow once its directory is on sys.path: what the runtime
-#: imports besides the standard library, and kastor's own package.
-_SHADOWED_MODULES = frozenset({"pydantic", "pydantic_core", "typing_extensions", "annotated_types", "generator"})
 
 STARTER_SPEC = """\
 # yaml-language-server: $schema={schema_file}
@@ -152,8 +147,9 @@ def check_package_name(package: str) -> None:
         )
     if naming.shadows_python(package):
         raise UsageError(f"package name {package!r} is a Python keyword or builtin{hint}")
-    if package in sys.stdlib_module_names or package in _SHADOWED_MODULES:
-        raise UsageError(f"package name {package!r} would shadow the module {package!r} on import{hint}")
+    shadowed = naming.shadowed_module(package)
+    if shadowed is not None:
+        raise UsageError(f"package name {package!r} would shadow {shadowed}{hint}")
     if len(package) > MAX_PACKAGE_NAME:
         raise UsageError(f"package name is too long: at most {MAX_PACKAGE_NAME} characters{hint}")
 

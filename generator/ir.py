@@ -12,6 +12,7 @@ from typing import Any, Literal
 from . import naming
 from .diagnostics import Diagnostic, SourcePosition
 from .schemas import NamedSchema, lift_nested_models
+from .unions import union_of
 from .validation import PackageSpec, SpecDocument
 
 MessageKind = Literal["notification", "state-carrying", "aggregate-exists"]
@@ -137,7 +138,7 @@ class ChannelModel:
 
     @property
     def message_union(self) -> str:
-        return " | ".join(store.message_alias(self.message) for store in self.source_stores)
+        return union_of([store.message_alias(self.message) for store in self.source_stores])
 
     @property
     def source_ids(self) -> str:
@@ -500,7 +501,7 @@ def _build_store(
     for event_type in sorted(store.events):
         event = store.events[event_type]
         class_name = naming.pascal_from_snake(event_type)
-        event_owner = f"event '{event_type}'"
+        event_owner = f"event '{event_type}' of {owner}"
         table.claim(class_name, event_owner, document.key(*base, "events", event_type))
         payload_class = None
         if event.payload is not None:
@@ -533,7 +534,7 @@ def _build_store(
     for kind in ("Notification", "StateCarrying", "AggregateExists"):
         table.claim(f"{store_pascal}{kind}Message", owner, store_position)
 
-    members = " | ".join(event.class_name for event in events)
+    members = union_of([event.class_name for event in events])
     union_annotation = members if len(events) == 1 else f'Annotated[{members}, Field(discriminator="type")]'
     return StoreModel(
         store_id=store_id,

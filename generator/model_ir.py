@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from .ir import PackageModel, docstring_text
 from .schemas import NamedSchema, is_model_schema
 from .spec_model import DEFINITION_REF_PREFIX
+from .unions import needs_union_import, union_of
 
 #: Names `models.py` imports or defines beside the models: a field named like one would hide it from the
 #: annotations after it in the class body, so such fields get a trailing underscore.
@@ -110,8 +111,12 @@ def _class_model(named: NamedSchema, base: str, annotations: "_Annotations", mod
     properties: dict[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or ())
     python_names = field_names(list(properties), hidden=model_names)
+    # A boolean property schema is typed as any JSON value: `true` allows any, and under `false` the runtime's
+    # schema check refuses the property whenever it is present.
     fields = tuple(
-        _field(python_names[name], name, sub_schema, name in required, annotations)
+        _field(
+            python_names[name], name, sub_schema if isinstance(sub_schema, dict) else {}, name in required, annotations
+        )
         for name, sub_schema in properties.items()
     )
     additional = schema.get("additionalProperties")
@@ -142,7 +147,7 @@ def _field(
     if field_arguments:
         markers.append(f"Field({', '.join(field_arguments)})")
         annotations.imports.pydantic.add("Field")
-    annotation = " | ".join(members)
+    annotation = annotations.union(members)
     if markers:
         annotations.imports.typing.add("Annotated")
         annotations.imports.runtime.update(marker for marker in markers if not marker.startswith("Field("))
@@ -165,7 +170,12 @@ class _Annotations:
         self.referenced: set[str] = set()
 
     def of(self, schema: Any) -> str:
-        return " | ".join(self.members(schema))
+        return self.union(self.members(schema))
+
+    def union(self, members: list[str]) -> str:
+        if needs_union_import(members):
+            self.imports.typing.add("Union")
+        return union_of(members)
 
     def members(self, schema: Any, *, constrained: bool = True) -> list[str]:
         """The members of the union that the schema's values are, without repetition, None last; with their

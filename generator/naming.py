@@ -3,8 +3,9 @@
 import builtins
 import keyword
 import re
+import sys
 
-from .template_files import runtime_public_names
+from .template_files import imported_modules, runtime_public_names
 
 # `\Z`, not `$`: `$` also matches before a final newline, which would let "pokemons\n" through.
 LOWER_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
@@ -62,3 +63,18 @@ def snake_from_upper(name: str) -> str:
 
 def shadows_python(name: str) -> bool:
     return name in PYTHON_NAMES
+
+
+#: What pydantic itself imports at run time (a package of one of these names would break pydantic), and
+#: Kastor's own package (`kastor` run beside it would import the generated package instead).
+_ALSO_SHADOWED = frozenset({"annotated_types", "pydantic_core", "typing_extensions", "typing_inspection", "generator"})
+
+
+def shadowed_module(package: str) -> str | None:
+    """What a top-level package of this name would be imported in place of, or None: a module that generated
+    code, pydantic or Kastor imports, or any module of the standard library (which user code imports too)."""
+    if package in imported_modules() or package in _ALSO_SHADOWED:
+        return f"the module '{package}' that generated code imports"
+    if package in sys.stdlib_module_names:
+        return f"the standard library's module '{package}'"
+    return None

@@ -66,6 +66,9 @@ def field_rows(schema: Schema, prefix: str = "") -> list[FieldRow]:
     rows: list[FieldRow] = []
     for name, property_schema in (schema.get("properties") or {}).items():
         path = prefix + name
+        if isinstance(property_schema, bool):  # `true`: any value; `false`: the property may not be present
+            rows.append(FieldRow(markdown.code(path), type_text(property_schema), name in required, "", ""))
+            continue
         rows.append(
             FieldRow(
                 markdown.code(path),
@@ -92,8 +95,10 @@ def _nested_object(schema: Schema, path: str) -> tuple[Schema | None, str]:
     return None, ""
 
 
-def type_text(schema: Schema) -> str:
+def type_text(schema: Schema | bool) -> str:
     """The type of a schema as a reader says it: `string (uuid)`, `array of Money`, `integer or null`..."""
+    if isinstance(schema, bool):
+        return "any" if schema else "none"
     if "$ref" in schema:
         name = definition_name(schema["$ref"])
         return markdown.link(markdown.code(name), "definition", name)
@@ -107,9 +112,11 @@ def type_text(schema: Schema) -> str:
     return " or ".join(_single_type(name, schema) for name in names)
 
 
-def _member_type(member: Schema) -> str:
+def _member_type(member: Schema | bool) -> str:
     # A member that is itself a union is bracketed, so `a or (b and c)` keeps its meaning.
     text = type_text(member)
+    if isinstance(member, bool):
+        return text
     nested = any(keyword in member for keyword in ("anyOf", "oneOf", "allOf")) and " " in text
     return f"({text})" if nested else text
 
@@ -186,7 +193,7 @@ def _nested_constraints(schema: Schema) -> list[str]:
         found.extend(f"items: {constraint}" for constraint in constraints(items))
     for keyword in ("anyOf", "oneOf", "allOf"):
         for member in schema.get(keyword) or ():
-            if "$ref" not in member:
+            if isinstance(member, dict) and "$ref" not in member:
                 found.extend(f"{_member_type(member)}: {constraint}" for constraint in constraints(member))
     return found
 

@@ -65,6 +65,15 @@ def value_problems(
     return problems
 
 
+def default_type_problem(
+    value: Any, types: Sequence[str], json_path: JsonPath, words: Mapping[JsonPath, str] | None = None
+) -> ValueProblem | None:
+    """The problem of a default that has none of `types`: those its schema allows without declaring them
+    itself (through a `$ref`, `anyOf` or `oneOf`), which the field's generated type is made of."""
+    problems = _type_problems("default", value, types, json_path, words or {})
+    return problems[0] if problems else None
+
+
 def declared_types(schema: JsonSchema) -> list[str]:
     """The JSON types a schema declares: none when it leaves the type open (a `$ref`, an `anyOf`, ...)."""
     if isinstance(schema.type, str):

@@ -85,9 +85,11 @@ def _lift(
     return lifted
 
 
-def _member(schema: dict[str, Any], name: str, json_path: JsonPath, lifting: _Lifting) -> dict[str, Any]:
+def _member(schema: Any, name: str, json_path: JsonPath, lifting: _Lifting) -> Any:
     """A member of anyOf/oneOf: constrained ones get a name of ours rather than an invented one."""
-    lifted: dict[str, Any] = _child(schema, name, json_path, lifting)
+    lifted = _child(schema, name, json_path, lifting)
+    if not isinstance(lifted, dict):  # a boolean schema
+        return lifted
     if "$ref" in lifted or lifted.get("type") == "null" or set(lifted) <= _PLAIN_MEMBER_KEYS:
         return lifted
     lifting.register(NamedSchema(name, lifted, json_path))
@@ -101,6 +103,8 @@ def merge_nullable(schema: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(members, list) or len(members) != 2 or {"type": "null"} not in members:
             continue
         other = members[1 - members.index({"type": "null"})]
+        if not isinstance(other, dict):  # a boolean schema: nothing to merge
+            continue
         if "$ref" in other or not isinstance(other.get("type"), str) or set(other) & set(schema) - {keyword}:
             continue
         merged = {k: v for k, v in schema.items() if k != keyword}

@@ -2,6 +2,7 @@
 
 import ast
 import importlib.util
+import re
 import sys
 from functools import cache
 from importlib import resources
@@ -70,3 +71,43 @@ def runtime_json_schema() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+#: `from X import ...` or `import X` at the start of a line of a template (relative imports left out).
+_TEMPLATE_IMPORT = re.compile(r"^\s*(?:from\s+([A-Za-z_]\w*)[\w.]*\s+import\b|import\s+([A-Za-z_]\w*))", re.MULTILINE)
+
+
+@cache
+def imported_modules() -> frozenset[str]:
+    """The top-level modules a generated package imports: those of its templates and of its runtime, including
+    the runtime's optional drivers (loaded by `importlib.import_module("...")`). A package of the same name
+    would be imported in their place."""
+    names: set[str] = set()
+    for template in TEMPLATES.iterdir():
+        if template.name.endswith(".jinja"):
+            for match in _TEMPLATE_IMPORT.finditer(template.read_text(encoding="utf-8")):
+                names.add(match.group(1) or match.group(2))
+    for module in RUNTIME.iterdir():
+        if module.name.endswith(".py"):
+            names.update(_imports_of(module.read_text(encoding="utf-8")))
+    names.discard("__future__")
+    return frozenset(names)
+
+
+def _imports_of(source: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
+            names.add(node.module.split(".")[0])
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names.add(node.args[0].value.split(".")[0])
+    return names

@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 from . import naming
 from .all_of import typed_view
 from .diagnostics import Diagnostic, SourcePosition
-from .schema_values import value_problems
+from .schema_values import declared_types, default_type_problem, value_problems
 from .spec_model import (
     DEFINITION_REF_PREFIX,
     AggregateSpec,
@@ -77,6 +77,11 @@ class PackageSpec:
     name: str
     documents: list[SpecDocument] = field(default_factory=list)
 
+
+#: Problems listed per file (structure) and per package (the rest). Past them (a list of 50,000 wrong items,
+#: say), describing each would take longer than reading the spec, and nobody reads 50,000 lines: the others
+#: are counted.
+MAX_LISTED_PROBLEMS = 1_000
 
 #: How many times a malformed document is trimmed of what is wrong to read the rest (each time a value goes).
 _MAX_REPAIRS = 20
@@ -140,25 +145,34 @@ def _structure_diagnostics(error: ValidationError, loaded: LoadedFile) -> list[D
     grouped: dict[JsonPath, list[ErrorDetails]] = {}
     for detail in error.errors():
         grouped.setdefault(_data_path(loaded.data, detail), []).append(detail)
-    # Of a union's failed branches, the one that got deepest into the data says what is wrong.
-    deepest = [path for path in grouped if not any(other[: len(path)] == path != other for other in grouped)]
-    diagnostics = []
-    for json_path in deepest:
+    # Of a union's failed branches, the one that got deepest into the data says what is wrong. (Linear in the
+    # errors: a list of 50,000 wrong items gives 50,000 of them.)
+    above = {path[:length] for path in grouped for length in range(len(path))}
+    deepest = [path for path in grouped if path not in above]
+    unknown_keys: dict[JsonPath, list[str]] = {}
+    for path in deepest:
+        if path and any(detail["type"] == "extra_forbidden" for detail in grouped[path]):
+            unknown_keys.setdefault(path[:-1], []).append(str(path[-1]))
+    diagnostics: list[Diagnostic] = []
+    for index, json_path in enumerate(deepest):
+        if len(diagnostics) == MAX_LISTED_PROBLEMS:
+            # Counted as they would be listed, but for the misspelling test (a missing key beside any unknown one).
+            rest = sum(
+                not (grouped[path][0]["type"] == "missing" and path[:-1] in unknown_keys) for path in deepest[index:]
+            )
+            message = f"and {rest:,} more structural problems: only the first {MAX_LISTED_PROBLEMS:,} are listed"
+            diagnostics.append(Diagnostic(loaded.source_map.value(json_path), message))
+            break
         details = grouped[json_path]
         chosen = next((d for d in details if d["type"] not in _UNION_ONLY_ERRORS), details[0])
-        if chosen["type"] == "missing" and _misspelt(json_path, deepest, grouped):
+        if chosen["type"] == "missing" and _misspelt(json_path, unknown_keys.get(json_path[:-1], [])):
             continue  # the unknown key that is its misspelling says it better
         diagnostics.append(_describe(chosen, json_path, loaded.source_map))
     return diagnostics
 
 
-def _misspelt(missing: JsonPath, paths: list[JsonPath], grouped: dict[JsonPath, list[ErrorDetails]]) -> bool:
-    siblings = [
-        str(path[-1])
-        for path in paths
-        if path[:-1] == missing[:-1] and any(d["type"] == "extra_forbidden" for d in grouped[path])
-    ]
-    return bool(difflib.get_close_matches(str(missing[-1]), siblings, n=1))
+def _misspelt(missing: JsonPath, unknown_siblings: list[str]) -> bool:
+    return bool(difflib.get_close_matches(str(missing[-1]), unknown_siblings, n=1))
 
 
 def allowed_keys(json_path: JsonPath) -> list[str]:
@@ -250,6 +264,9 @@ class _PackageChecker:
         self.stores: dict[str, tuple[SpecDocument, EventStoreSpec]] = {}
         self.channels: dict[str, tuple[SpecDocument, ChannelSpec]] = {}
         self.definitions: dict[str, tuple[SpecDocument, JsonSchema]] = {}
+        self.errors_listed = 0
+        #: Where the errors past `MAX_LISTED_PROBLEMS` stand: counted, not listed.
+        self.unlisted: list[SourcePosition] = []
 
     @functools.cached_property
     def definition_dicts(self) -> dict[str, dict[str, Any]]:
@@ -263,7 +280,16 @@ class _PackageChecker:
         self.diagnostics.append(Diagnostic(position, message, warning=True))
 
     def error(self, position: SourcePosition, message: str) -> None:
-        self.diagnostics.append(Diagnostic(position, message))
+        if self.errors_listed < MAX_LISTED_PROBLEMS:
+            self.errors_listed += 1
+            self.diagnostics.append(Diagnostic(position, message))
+        else:
+            self.unlisted.append(position)
+
+    @property
+    def full(self) -> bool:
+        """Whether errors are only counted now: nothing need be spent on their messages (hints above all)."""
+        return self.errors_listed >= MAX_LISTED_PROBLEMS
 
     def run(self) -> None:
         for document in self.package.documents:
@@ -278,6 +304,9 @@ class _PackageChecker:
         if not any(not diagnostic.warning for diagnostic in self.diagnostics):
             for document, schema, json_path in self.compile_checks:
                 self.check_compiles(document, schema, json_path)
+        if self.unlisted:
+            message = f"and {len(self.unlisted):,} more problems: only the first {MAX_LISTED_PROBLEMS:,} are listed"
+            self.diagnostics.append(Diagnostic(min(self.unlisted), message))
 
     def check_package_name(self, document: SpecDocument) -> None:
         name = document.spec.package
@@ -288,6 +317,11 @@ class _PackageChecker:
             )
         elif naming.shadows_python(name):
             self.error(document.value("package"), f"package name '{name}' is a Python keyword or builtin")
+        elif (shadowed := naming.shadowed_module(name)) is not None:
+            self.error(
+                document.value("package"),
+                f"package name '{name}' would shadow {shadowed}: choose another name",
+            )
         elif len(name) > MAX_PACKAGE_NAME:
             # It names a directory, beside which the writer stages `.<name>.kastor-new`: file names stop at 255.
             self.error(document.value("package"), f"package name is too long: at most {MAX_PACKAGE_NAME} characters")
@@ -453,7 +487,7 @@ class _PackageChecker:
             message = f"the runtime cannot check this schema: {error}"
             hint = next((hint for keyword, hint in _INSTEAD.items() if keyword in str(error)), "")
             self.error(document.file.source_map.value(json_path), f"{message}{hint}")
-        except (ValueError, ArithmeticError, RecursionError) as error:  # hostile values: said, never raised
+        except (ValueError, ArithmeticError, RecursionError, LookupError, TypeError) as error:  # said, never raised
             self.error(document.file.source_map.value(json_path), f"the runtime cannot check this schema: {error}")
 
     def check_object_schema(self, document: SpecDocument, schema: JsonSchema, json_path: JsonPath, label: str) -> None:
@@ -483,6 +517,11 @@ class _PackageChecker:
                         f"$ref '{sub_schema.ref}' names no definition{self.hint(target, self.definitions)}",
                     )
             self.check_constraints(source_map, sub_schema, sub_path)
+            for key in _null_keywords(sub_schema):
+                self.error(
+                    source_map.key((*sub_path, key)),
+                    f"'{key}' is empty (null), which JSON Schema does not allow: give it a value or remove it",
+                )
             for key in sub_schema.model_extra or {}:
                 misspelt = _misspelt_keyword(key)
                 if misspelt is not None:
@@ -492,6 +531,13 @@ class _PackageChecker:
                     )
             for problem in value_problems(sub_schema, sub_path, source_map.boolean_words):
                 self.error(source_map.value(problem.json_path), problem.message)
+            if sub_schema.default is not None and not declared_types(sub_schema):
+                types = self.value_types(_dumped(sub_schema), frozenset())
+                mismatch = default_type_problem(
+                    sub_schema.default, sorted(types or ()), (*sub_path, "default"), source_map.boolean_words
+                )
+                if types is not None and mismatch is not None:
+                    self.error(source_map.value(mismatch.json_path), mismatch.message)
             if self.default_holds_model(sub_schema, sub_schema.default, frozenset()):
                 self.error(
                     source_map.value((*sub_path, "default")),
@@ -531,6 +577,8 @@ class _PackageChecker:
             size = getattr(schema, key)
             if size is not None and size > MAX_SIZE:
                 self.error(source_map.value((*json_path, key)), f"'{key}' is too large: at most {MAX_SIZE}")
+        if schema.type == []:
+            self.error(source_map.value((*json_path, "type")), "'type' lists no type: name at least one, or remove it")
         types = [schema.type] if isinstance(schema.type, str) else schema.type or []
         integer_only = "integer" in types and "number" not in types
         for key in _NUMBER_KEYWORDS:
@@ -571,6 +619,36 @@ class _PackageChecker:
             return all(self.describes_objects(member, refs_seen) for member in members)
         return False
 
+    def value_types(self, schema: Any, refs_seen: frozenset[str]) -> set[str] | None:
+        """The JSON types of the values a schema allows, through its `allOf`, `$ref`, `anyOf` and `oneOf`;
+        None when it leaves them open (no type, an enum or const, a reference into a cycle...)."""
+        if not isinstance(schema, dict):
+            return None
+        view = typed_view(schema, self.definition_dicts)
+        types = view.get("type")
+        if isinstance(types, str):
+            return {types}
+        if isinstance(types, list):
+            return set(types) or None
+        if "enum" in view or "const" in view:
+            return None
+        ref = view.get("$ref")
+        if isinstance(ref, str):
+            target = ref.removeprefix(DEFINITION_REF_PREFIX)
+            if not ref.startswith(DEFINITION_REF_PREFIX) or target in refs_seen or target not in self.definitions:
+                return None
+            return self.value_types(self.definition_dicts[target], refs_seen | {target})
+        members = view.get("anyOf") or view.get("oneOf")
+        if not isinstance(members, list) or not members:
+            return None
+        allowed: set[str] = set()
+        for member in members:
+            member_types = self.value_types(member, refs_seen)
+            if member_types is None:
+                return None
+            allowed |= member_types
+        return allowed
+
     def default_holds_model(self, schema: JsonSchema, value: Any, refs_seen: frozenset[str]) -> bool:
         """Whether `value` puts a JSON object where `schema` becomes a generated model class.
 
@@ -598,8 +676,9 @@ class _PackageChecker:
             self.default_holds_model(member, value, refs_seen) for member in members if isinstance(member, JsonSchema)
         )
 
-    @staticmethod
-    def hint(name: str, known: dict[str, Any]) -> str:
+    def hint(self, name: str, known: dict[str, Any]) -> str:
+        if self.full:
+            return ""
         close = difflib.get_close_matches(name, list(known), n=1)
         return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -625,6 +704,25 @@ def _walk_schema(schema: JsonSchema | bool, json_path: JsonPath) -> Iterator[tup
     for combinator, members in (("anyOf", schema.anyOf), ("oneOf", schema.oneOf), ("allOf", schema.allOf)):
         for index, member in enumerate(members or ()):
             yield from _walk_schema(member, (*json_path, combinator, index))
+
+
+#: Keywords whose value must be a schema, schemas, a list or a type name: `properties:` left empty (YAML reads
+#: null) is a mistake to point at, not "no properties".
+_NOT_NULL_KEYWORDS = frozenset(
+    {"$ref", "type", "enum", "required", "properties", "patternProperties", "additionalProperties"}
+    | {"propertyNames", "dependencies", "items", "additionalItems", "contains", "anyOf", "oneOf", "allOf"}
+    | {"not", "if", "then", "else"}
+)
+
+
+def _null_keywords(schema: JsonSchema) -> list[str]:
+    """The keywords of `_NOT_NULL_KEYWORDS` that the spec wrote with a null value, as it spelt them."""
+    keys = []
+    for name in sorted(schema.model_fields_set & set(JsonSchema.model_fields)):  # extra keys are anyone's
+        key = JsonSchema.model_fields[name].alias or name
+        if key in _NOT_NULL_KEYWORDS and getattr(schema, name) is None:
+            keys.append(key)
+    return keys
 
 
 #: Every keyword of JSON Schema's drafts 7 to 2020-12: an unknown key close to one is likely misspelt.

@@ -1,6 +1,7 @@
 """Loads YAML spec files into plain data while remembering where every key and value stands."""
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,15 @@ class LoadedFile:
 
 #: Deeper nesting than any spec needs; it keeps every later stage (all recursive) far from Python's limit.
 MAX_DEPTH = 100
-#: More values than any spec needs: YAML aliases of aliases (a "billion laughs") expand exponentially.
-MAX_VALUES = 1_000_000
+#: More values than any spec needs (the largest real-world spec Kastor is tested on holds 14,000), counted
+#: once YAML aliases are expanded: every later stage takes time in proportion to them.
+MAX_VALUES = 200_000
+#: More values than YAML aliases need to repeat to share a few schemas. Aliases of aliases (a "billion laughs")
+#: expand exponentially: a 600-byte spec can stand for millions of values, each generated as code.
+MAX_ALIAS_VALUES = 20_000
+
+#: How much of a scalar's text a message quotes.
+_SHOWN_TEXT = 40
 
 _KEY_KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "null": "null", "timestamp": "a date"}
 
@@ -66,13 +74,19 @@ class _NodeConverter:
         self.diagnostics: list[Diagnostic] = []
         self.too_deep = False
         self.values = 0
+        #: The values read again through an alias (each value under an alias's anchor, each time).
+        self.alias_values = 0
+        #: The nodes read so far, by identity: a node met again was reached through an alias.
+        self.read: set[int] = set()
         # One per file: a constructor remembers every node it built, which must not outlive the file.
         self.scalars = yaml.constructor.SafeConstructor()
 
     def position(self, mark: yaml.Mark) -> SourcePosition:
         return SourcePosition(self.source_map.path, *_line_column(mark))
 
-    def convert(self, node: yaml.Node, json_path: JsonPath, active: frozenset[int] = frozenset()) -> Any:
+    def convert(
+        self, node: yaml.Node, json_path: JsonPath, active: frozenset[int] = frozenset(), aliased: bool = False
+    ) -> Any:
         self.source_map.values[json_path] = _line_column(node.start_mark)
         if id(node) in active:
             self.diagnostics.append(Diagnostic(self.position(node.start_mark), "recursive YAML alias"))
@@ -80,9 +94,21 @@ class _NodeConverter:
         self.values += 1
         if self.values > MAX_VALUES:
             if self.values == MAX_VALUES + 1:
-                message = f"the spec expands to more than {MAX_VALUES} values (YAML aliases of aliases?)"
+                message = f"the spec holds more than {MAX_VALUES:,} values once its YAML aliases are expanded"
                 self.diagnostics.append(Diagnostic(self.position(node.start_mark), message))
             return None
+        aliased = aliased or id(node) in self.read
+        self.read.add(id(node))
+        if aliased:
+            self.alias_values += 1
+            if self.alias_values > MAX_ALIAS_VALUES:
+                if self.alias_values == MAX_ALIAS_VALUES + 1:
+                    message = (
+                        f"YAML aliases repeat more than {MAX_ALIAS_VALUES:,} values (aliases of aliases?): "
+                        "share a schema with $ref instead"
+                    )
+                    self.diagnostics.append(Diagnostic(self.source_map.key(json_path), message))
+                return None
         if len(json_path) > MAX_DEPTH:
             if not self.too_deep:  # said once: the parts below are not read
                 message = f"the spec nests deeper than {MAX_DEPTH} levels"
@@ -90,19 +116,35 @@ class _NodeConverter:
             self.too_deep = True
             return None
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, json_path, active | {id(node)})
+            return self._mapping(node, json_path, active | {id(node)}, aliased)
         if isinstance(node, yaml.SequenceNode):
             return [
-                self.convert(item, (*json_path, index), active | {id(node)}) for index, item in enumerate(node.value)
+                self.convert(item, (*json_path, index), active | {id(node)}, aliased)
+                for index, item in enumerate(node.value)
             ]
         assert isinstance(node, yaml.ScalarNode)
         self.check_text(node)
         if node.tag in _JSON_SCALAR_TAGS:
             if node.tag == _BOOLEAN_TAG:
                 self.source_map.boolean_words[json_path] = node.value
-            return self.scalars.construct_object(node, deep=True)
+            return self.scalar(node)
         # Dates, binary and the like have no JSON form: keep their text, as JSON Schema would see it.
         return node.value
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        """The value of a JSON-typed scalar. A tag can claim a type its text does not have (`!!float object`,
+        `!!int ''`), and an integer can have more digits than Python converts: said, never raised."""
+        try:
+            return self.scalars.construct_object(node, deep=True)
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError) as error:
+            tag = node.tag.rsplit(":", 1)[-1]
+            if "digits" in str(error):
+                message = f"the integer has more than {sys.get_int_max_str_digits()} digits: quote it to mean the text"
+            else:
+                kind = _KEY_KINDS.get(tag, "a value")
+                message = f"{_shown_text(node.value)} cannot be read as {kind}, as its tag !!{tag} says"
+            self.diagnostics.append(Diagnostic(self.position(node.start_mark), message))
+            return None
 
     def check_text(self, node: yaml.ScalarNode) -> None:
         """A lone surrogate (from an escape such as "\\ud800") is not Unicode: no file could hold it."""
@@ -112,7 +154,9 @@ class _NodeConverter:
             message = f"text holds the lone surrogate {shown}, which is not Unicode"
             self.diagnostics.append(Diagnostic(self.position(node.start_mark), message))
 
-    def _mapping(self, node: yaml.MappingNode, json_path: JsonPath, active: frozenset[int]) -> dict[str, Any]:
+    def _mapping(
+        self, node: yaml.MappingNode, json_path: JsonPath, active: frozenset[int], aliased: bool
+    ) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
@@ -139,8 +183,13 @@ class _NodeConverter:
                 )
                 continue
             self.source_map.keys[key_path] = _line_column(key_node.start_mark)
-            result[key] = self.convert(value_node, key_path, active)
+            result[key] = self.convert(value_node, key_path, active, aliased)
         return result
+
+
+def _shown_text(text: str) -> str:
+    """Scalar text as a message quotes it: cut short, so that a long value does not flood the line."""
+    return repr(text if len(text) <= _SHOWN_TEXT else text[:_SHOWN_TEXT] + "…")
 
 
 def _line_column(mark: yaml.Mark) -> LineColumn:

@@ -592,16 +592,15 @@ def test_deep_nesting_is_refused_without_a_traceback(tmp_path: Path) -> None:
         assert not (tmp_path / "out").exists()
 
 
-def test_yaml_alias_bombs_are_refused_without_expanding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_yaml_alias_bombs_are_refused_without_expanding(tmp_path: Path) -> None:
     """Aliases of aliases ("billion laughs") would expand to 10**9 values; the loader stops at its limit."""
-    monkeypatch.setattr(yaml_source, "MAX_VALUES", 10_000)  # the real limit (10**6) takes seconds to reach
     lines = ["kastor: 1", "package: laughs", "description: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     lines += [f"title{index}: &a{index} [{', '.join([f'*a{index - 1}'] * 10)}]" for index in range(1, 10)]
     spec = tmp_path / "laughs.yaml"
     spec.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = run_cli("generate", str(spec), "-o", str(tmp_path / "out"), cwd=tmp_path)
     assert result.code == 2, result.stderr
-    assert "the spec expands to more than 10000 values" in result.stderr
+    assert f"YAML aliases repeat more than {yaml_source.MAX_ALIAS_VALUES:,} values" in result.stderr
     assert not (tmp_path / "out").exists()
 
 
