@@ -15,12 +15,14 @@ from .support import run_cli, run_mypy_strict
 
 def store_spec(package: str, event_count: int, *, any_of: int = 0, stores: int = 1) -> dict[str, Any]:
     """A spec whose first store has `event_count` event types (the first initial) and, with `any_of`, an
-    aggregate property of that many anyOf members; `stores` stores in all, every one a source of one bus."""
-    properties: dict[str, Any] = {"n": {"type": "integer"}}
-    if any_of:
-        properties["choice"] = {"anyOf": [{"const": f"c{index}"} for index in range(any_of)]}
+    aggregate property of that many anyOf members; `stores` stores in all (the others small), every one a
+    source of one bus."""
+    small: dict[str, Any] = {"n": {"type": "integer"}}
     event_stores: dict[str, Any] = {}
     for store_index in range(stores):
+        properties = dict(small)
+        if any_of and store_index == 0:
+            properties["choice"] = {"anyOf": [{"const": f"c{index}"} for index in range(any_of)]}
         count = event_count if store_index == 0 else 1
         events: dict[str, Any] = {f"S{store_index}_E{index}": {} for index in range(count)}
         events[f"S{store_index}_E0"] = {"initial": True, "payload": {"type": "object", "properties": properties}}
