@@ -528,6 +528,7 @@ def test_huge_instances() -> None:
         ({"pattern": "("}, "#/pattern: invalid pattern '('"),
         ({"patternProperties": {"\\p{L}": {}}}, "Unicode property escapes"),
         ({"type": "str"}, "#/type: 'str' is not a JSON Schema type"),
+        ({"properties": {"a": {"type": []}}}, "#/properties/a/type: must name a type at least, not []"),
         ({"required": True}, "#/required: must be an array of property names"),
         ({"minLength": -1}, "#/minLength: must be a non-negative integer"),
         ({"maximum": "3"}, "#/maximum: must be a number"),

@@ -1195,6 +1195,8 @@ class _Compiler:
         listed = _as_list(names)
         if listed is None:
             listed = [names]
+        if not listed:  # JSON Schema asks for one type at least (draft 7's metaschema: minItems 1)
+            raise SchemaCompileError(f"{at}type: must name a type at least, not []")
         for name in listed:
             if name not in _TYPE_NAMES:
                 raise SchemaCompileError(
