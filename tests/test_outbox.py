@@ -2,6 +2,7 @@
 particular to PostgreSQL (its table), and what needs no storage: the wiring errors, the backoff and the
 `Deduplicator` that at-least-once delivery asks of consumers."""
 
+import asyncio
 import functools
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -423,3 +424,38 @@ async def test_a_sqlite_outbox_body_that_is_not_utf8_fails_alone_and_the_others_
     assert (done, attempts) == (0, 1)
     assert "MessageDecodeError" in last_error and "lone surrogate" in last_error
     await adapter.close()
+
+
+async def test_a_running_relay_outlives_storage_errors_and_publishes_once_the_storage_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class UnreachableForAWhile(InMemoryEventStorageAdapter):
+        failures_left = 2
+
+        async def claim_outbox_messages(
+            self, *, relay_id: str, limit: int, lease: timedelta, now: datetime
+        ) -> list[Any]:
+            if self.failures_left:
+                self.failures_left -= 1
+                raise EventStorageError("the database is unreachable")
+            return await super().claim_outbox_messages(relay_id=relay_id, limit=limit, lease=lease, now=now)
+
+    adapter = UnreachableForAWhile()
+    sink = RecordingSink("q")
+    connected = ConnectedEventStore(
+        pokemons_store(adapter), PokemonNotificationsQueue(sink), delivery="outbox", message_codec=MESSAGE_CODEC
+    )
+    await connected.push_event(appeared())
+    backoff = OutboxBackoff(initial=0.01, maximum=0.02)
+    relay = OutboxRelay(adapter, [PokemonNotificationsQueue(sink)], MESSAGE_CODEC, backoff=backoff)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop, idle_interval=0.01))
+    for _ in range(500):  # at most 5 s: a bound on a hang, not a measure of speed
+        if sink.log or running.done():
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(running, timeout=5)
+    assert [received.event.aggregate_id for _, received in sink.log] == ["pikachu-1"]
+    warnings = [record.getMessage() for record in caplog.records if "storage failed" in record.getMessage()]
+    assert len(warnings) == 2 and "the database is unreachable" in warnings[0]

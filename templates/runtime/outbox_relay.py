@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from .channels import MessageChannel
+from .errors import EventStorageError
 from .limits import MAX_EVENT_STORE_ID_BYTES, MAX_LIMIT
 from .message_codecs import MessageCodec
 from .messages import DeliveryContext
@@ -106,11 +107,31 @@ class OutboxRelay:
         return published
 
     async def run(self, stop: asyncio.Event, *, idle_interval: float = 0.2) -> None:
-        """Relays until `stop` is set, waiting `idle_interval` seconds whenever nothing was published."""
+        """Relays until `stop` is set, waiting `idle_interval` seconds whenever nothing was published.
+
+        A storage error (the database unreachable, a call past its timeout) does not end it: the outbox is
+        still there when the database comes back. It is logged, and the round tried again after the
+        backoff's delay, which grows while the errors go on.
+        """
+        failures = 0
         while not stop.is_set():
-            if await self.relay_once() == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle_interval)
+            try:
+                published = await self.relay_once()
+            except EventStorageError as error:
+                failures += 1
+                delay = self.backoff.delay(failures)
+                logger.warning(
+                    "outbox relay %s: storage failed (%d in a row): %s; trying again in %.1f s",
+                    self.relay_id,
+                    failures,
+                    error,
+                    delay,
+                )
+                await _wait(stop, delay)
+                continue
+            failures = 0
+            if published == 0:
+                await _wait(stop, idle_interval)
 
     async def drain(self, *, timeout: float = 30.0, idle_interval: float = 0.05) -> None:
         """Relays until no message is pending (for tests and shutdown); raises TimeoutError after `timeout`."""
@@ -166,6 +187,12 @@ class Deduplicator:
                 self._seen.popitem(last=False)
 
         return handle_once
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Waits `seconds`, or less if `stop` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 def _check_outbox_storage(storage: object) -> None:
