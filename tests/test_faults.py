@@ -279,6 +279,14 @@ class ControlledProxy:
         self._flowing = asyncio.Event()
         self._flowing.set()
 
+    @classmethod
+    async def started_before(cls, url: str) -> "ControlledProxy":
+        """A started proxy to the server of `url` (host and port; PostgreSQL's port by default)."""
+        server = urlsplit(url)
+        proxy = cls(server.hostname or "127.0.0.1", server.port or 5432)
+        await proxy.start()
+        return proxy
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -548,8 +556,7 @@ async def test_a_postgres_connection_lost_mid_group_stores_nothing_and_names_the
     url, schema = postgres_schema
     application = unique_name("kastor_fault")
     server = urlsplit(url)
-    proxy = ControlledProxy(server.hostname or "127.0.0.1", server.port or 5432)
-    await proxy.start()
+    proxy = await ControlledProxy.started_before(url)
     adapter_url = with_application_name(proxy.url(url) if how == "network cut" else url, application)
     where = f"127.0.0.1:{proxy.port}" if how == "network cut" else f"{server.hostname}:{server.port or 5432}"
     # Terminated: the backend sleeps long (it is killed). Cut: it sleeps briefly, then finds its client gone.
@@ -660,9 +667,7 @@ class BlackHoledPostgres:
     async def open(cls, url: str, schema: str, **adapter_options: Any) -> "BlackHoledPostgres":
         import psycopg
 
-        server = urlsplit(url)
-        proxy = ControlledProxy(server.hostname or "127.0.0.1", server.port or 5432)
-        await proxy.start()
+        proxy = await ControlledProxy.started_before(url)
         application = unique_name("kastor_black_hole")
         adapter = PostgresEventStorageAdapter(
             with_application_name(proxy.url(url), application), schema=schema, **adapter_options
@@ -837,9 +842,7 @@ async def test_connecting_to_postgres_through_a_black_hole_fails_within_the_time
     postgres_schema: tuple[str, str],  # noqa: F811
 ) -> None:
     url, schema = postgres_schema
-    server = urlsplit(url)
-    proxy = ControlledProxy(server.hostname or "127.0.0.1", server.port or 5432)
-    await proxy.start()
+    proxy = await ControlledProxy.started_before(url)
     proxy.black_hole()  # the server accepts connections, and never answers them
     try:
         # The call's timeout bounds connecting too.
@@ -875,9 +878,7 @@ async def test_a_given_postgres_connection_black_holed_is_closed_and_says_so_in_
     import psycopg
 
     url, schema = postgres_schema
-    server = urlsplit(url)
-    proxy = ControlledProxy(server.hostname or "127.0.0.1", server.port or 5432)
-    await proxy.start()
+    proxy = await ControlledProxy.started_before(url)
     connection = await psycopg.AsyncConnection.connect(proxy.url(url), autocommit=True)
     try:
         adapter = PostgresEventStorageAdapter(connection=connection, schema=schema, timeout=BLACK_HOLE_TIMEOUT)
